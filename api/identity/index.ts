@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import type { IdentityContext } from './context.ts';
+import { registerVersionRoutes } from './version/routes.ts';
+import { registerAuthRoutes } from './auth/routes.ts';
+import { registerDomainRoutes } from './domains/routes.ts';
+import { registerProjectRoutes } from './projects/routes.ts';
+import { registerUserRoutes } from './users/routes.ts';
+import { registerGroupRoutes } from './groups/routes.ts';
+import { registerRoleRoutes } from './roles/routes.ts';
+import { registerAssignmentRoutes } from './assignments/routes.ts';
+import { registerApplicationCredentialRoutes } from './application-credentials/routes.ts';
+import { registerCatalogRoutes } from './catalog/routes.ts';
+
+/** Mounts every Keystone v3 route on an app made by createServiceApp. */
+export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): void {
+  registerVersionRoutes(app, ctx);
+  registerAuthRoutes(app, ctx);
+  registerDomainRoutes(app, ctx);
+  registerProjectRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
+  registerRoleRoutes(app, ctx);
+  registerAssignmentRoutes(app, ctx);
+  registerApplicationCredentialRoutes(app, ctx);
+  registerCatalogRoutes(app, ctx);
+}

@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createIdentityApp } from '../api/identity/server.ts';
+import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
+import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
+import { createBus } from '../lib/bus/index.ts';
+import type { Bus } from '../lib/bus/bus.ts';
+import type { Config } from '../lib/config/index.ts';
+import { openDatabase, migrate, type Db } from '../lib/db/index.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { Enforcer, loadPolicyFile } from '../lib/policy/enforcer.ts';
+import { createTokenService } from '../lib/tokens/index.ts';
+import type { TokenService } from '../lib/tokens/claims.ts';
+
+/** The shared parts a Nubo process runs on: database, bus, tokens, logger. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  bus: Bus;
+  tokens: TokenService;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config, name: string): Promise<Runtime> {
+  const logger = createLogger({ level: config['log.level'], name });
+  const db = openDatabase({ url: config['database.url'], dataDir: config.data_dir, poolMax: config['database.pool_max'] });
+  const applied = await migrate(db);
+  if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+  const bus = await createBus(config['bus.url'], { logger });
+  const tokens = await createTokenService({ db, bus, config, logger });
+  return {
+    config,
+    logger,
+    db,
+    bus,
+    tokens,
+    async close() {
+      await tokens.close();
+      await bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** The policy enforcer every API uses: defaults, overridden by policy_file. */
+export function createEnforcer(config: Config): Enforcer {
+  return new Enforcer(identityPolicyDefaults, config.policy_file ? loadPolicyFile(config.policy_file) : undefined);
+}
+
+export interface RunningApi {
+  name: string;
+  type: string;
+  app: FastifyInstance;
+  /** The URL clients use, as it goes into the catalog. */
+  url: string;
+}
+
+const publicHost = (config: Config) => config['api.public_host'] || config['api.host'];
+
+/** Starts every API service this process serves and returns where each listens. */
+export async function startApis(rt: Runtime): Promise<RunningApi[]> {
+  const policy = createEnforcer(rt.config);
+  const identity = createIdentityApp({ db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger });
+  await identity.listen({ host: rt.config['api.host'], port: rt.config['identity.port'] });
+  const port = (identity.server.address() as { port: number }).port;
+  return [{ name: 'keystone', type: 'identity', app: identity, url: `http://${publicHost(rt.config)}:${port}/v3/` }];
+}
+
+export async function runBootstrap(rt: Runtime, services: CatalogService[]): Promise<BootstrapResult> {
+  return bootstrapIdentity(rt.db, {
+    region: rt.config['identity.region'],
+    projectName: rt.config['identity.admin_project'],
+    userName: rt.config['identity.admin_user'],
+    password: rt.config['identity.admin_password'],
+    passwordFile: join(rt.config.data_dir, 'admin-password'),
+    passwordHashCost: rt.config['identity.password_hash_cost'],
+    services,
+  });
+}
+
+/** Stops on SIGINT/SIGTERM: servers first (in-flight requests finish), then the runtime. */
+export function stopOnSignals(rt: Runtime, apis: RunningApi[]): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = async (signal: string) => {
+      rt.logger.info({ signal }, 'stopping');
+      await Promise.all(apis.map((a) => a.app.close()));
+      await rt.close();
+      resolve();
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+}
