@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/log.ts';
 import { errorHandler, notFoundHandler, type ServiceName } from './errors.ts';
 
@@ -18,7 +18,7 @@ export const newRequestId = () => `req-${randomUUID()}`;
  */
 export function createServiceApp({ service, logger, bodyLimit }: ServiceAppOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: logger.child({ api: service }),
+    loggerInstance: logger.child({ api: service }) as FastifyBaseLogger,
     genReqId: newRequestId,
     requestIdLogLabel: 'request_id',
     disableRequestLogging: true,

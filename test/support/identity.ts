@@ -31,7 +31,9 @@ export interface IdentityHarness {
  * in-memory bus, cheap password hashing, and an admin token minted directly
  * (project-scoped on the admin project with admin ⊃ member ⊃ reader).
  */
-export async function startIdentity(opts: { database?: TestDatabase; overrides?: Record<string, unknown> } = {}): Promise<IdentityHarness> {
+export async function startIdentity(
+  opts: { database?: TestDatabase; overrides?: Record<string, unknown>; policy?: Record<string, string> } = {},
+): Promise<IdentityHarness> {
   const database = opts.database ?? (await pgliteDatabase());
   const dataDir = mkdtempSync(join(tmpdir(), 'nubo-test-'));
   const config = loadConfig({
@@ -41,7 +43,7 @@ export async function startIdentity(opts: { database?: TestDatabase; overrides?:
   const logger = createLogger({ level: config['log.level'] });
   const bus = createMemoryBus();
   const tokens = await createTokenService({ db: database.db, bus, config, logger });
-  const policy = new Enforcer(identityPolicyDefaults);
+  const policy = new Enforcer(identityPolicyDefaults, opts.policy);
   const boot = await bootstrapIdentity(database.db, {
     region: 'RegionOne',
     projectName: 'admin',

@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const nubo = fileURLToPath(new URL('../../bin/nubo.js', import.meta.url));
+
+export interface AllInOne {
+  dataDir: string;
+  cloudsFile: string;
+  authUrl: string;
+  password: string;
+  child: ChildProcess;
+  /** Log lines the process printed so far (JSON objects). */
+  logs: any[];
+  stop(): Promise<number | null>;
+  /** Runs `openstack --os-cloud nubo <args>`; output parsed as JSON when args ask for `-f json`. */
+  openstack(args: string[], env?: NodeJS.ProcessEnv): any;
+  /** Runs `openstack` with exactly the given environment, no cloud; returns status and output. */
+  openstackRaw(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string };
+}
+
+/**
+ * Starts `nubo all-in-one` as a child process on a free port with its own
+ * data directory and clouds.yaml; resolves once it has bootstrapped.
+ */
+export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<AllInOne> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubo-e2e-'));
+  const cloudsFile = join(dataDir, 'clouds.yaml');
+  const child = spawn(process.execPath, [nubo, 'all-in-one'], {
+    env: {
+      ...process.env,
+      NUBO_DATA_DIR: dataDir,
+      NUBO_CLOUDS_YAML: '',
+      NUBO_IDENTITY_PORT: '0',
+      NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
+      NUBO_LOG_LEVEL: 'info',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: any[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  let buffered = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      buffered += d;
+      let i;
+      while ((i = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, i);
+        buffered = buffered.slice(i + 1);
+        try {
+          const obj = JSON.parse(line);
+          logs.push(obj);
+          if (obj.msg === 'nubo all-in-one started') resolve();
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`all-in-one exited with ${code} before starting:\n${stderr}`)));
+    setTimeout(() => reject(new Error(`all-in-one did not start within 60 s:\n${stderr}`)), 60_000).unref();
+  });
+  await started;
+  const clouds = parse(readFileSync(cloudsFile, 'utf8'));
+  const auth = clouds.clouds.nubo.auth;
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: cloudsFile, PYTHONWARNINGS: 'ignore' };
+  for (const k of Object.keys(baseEnv)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete baseEnv[k];
+  const openstackRaw = (args: string[], env: NodeJS.ProcessEnv) => {
+    const r = spawnSync('openstack', args, { env: { ...env, PYTHONWARNINGS: 'ignore' }, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  return {
+    dataDir,
+    cloudsFile,
+    authUrl: auth.auth_url,
+    password: auth.password,
+    child,
+    logs,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+    openstack(args, env = {}) {
+      const r = openstackRaw(['--os-cloud', 'nubo', ...args], { ...baseEnv, ...env });
+      if (r.status !== 0) throw new Error(`openstack ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+      return args.includes('json') && r.stdout.trim() ? JSON.parse(r.stdout) : r.stdout;
+    },
+    openstackRaw,
+  };
+}
+
+export const removeDataDir = (dir: string) => rmSync(dir, { recursive: true, force: true });
