@@ -6,7 +6,7 @@ import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '..
 import { createBus } from '../lib/bus/index.ts';
 import type { Bus } from '../lib/bus/bus.ts';
 import type { Config } from '../lib/config/index.ts';
-import { openDatabase, migrate, type Db } from '../lib/db/index.ts';
+import { closeDatabase, openDatabase, migrate, type Db } from '../lib/db/index.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { Enforcer, loadPolicyFile } from '../lib/policy/enforcer.ts';
 import { createTokenService } from '../lib/tokens/index.ts';
@@ -38,7 +38,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     async close() {
       await tokens.close();
       await bus.close();
-      await db.destroy();
+      await closeDatabase(db);
     },
   };
 }

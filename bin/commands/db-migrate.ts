@@ -1,4 +1,4 @@
-import { migrate, openDatabase } from '../../lib/db/index.ts';
+import { closeDatabase, migrate, openDatabase } from '../../lib/db/index.ts';
 import { configFromArgs, type Command } from './command.ts';
 
 export const dbMigrate: Command = {
@@ -12,7 +12,7 @@ export const dbMigrate: Command = {
       const applied = await migrate(db);
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
     } finally {
-      await db.destroy();
+      await closeDatabase(db);
     }
     return 0;
   },

@@ -22,14 +22,18 @@ export function openDatabase({ url, dataDir, poolMax = 10 }: { url: string; data
     const release = lockEmbeddedDatabase(dir);
     connection = { filename: dir };
     const db = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection } as Knex.Config);
-    const destroy = db.destroy.bind(db);
-    db.destroy = (async (cb?: unknown) => {
-      await destroy(cb as never);
-      release();
-    }) as typeof db.destroy;
+    releases.set(db, release);
     return db;
   }
   return knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection } as Knex.Config);
+}
+
+const releases = new WeakMap<Db, () => void>();
+
+/** Closes the database and, for PGlite, gives up the data directory. */
+export async function closeDatabase(db: Db): Promise<void> {
+  await db.destroy();
+  releases.get(db)?.();
 }
 
 const alive = (pid: number) => {
@@ -58,7 +62,12 @@ function lockEmbeddedDatabase(dir: string): () => void {
     if ((e as { code?: string }).code !== 'ENOENT') throw e;
   }
   writeFileSync(lock, String(process.pid));
-  return () => rmSync(lock, { force: true });
+  const release = () => {
+    process.off('exit', release);
+    rmSync(lock, { force: true });
+  };
+  process.on('exit', release);
+  return release;
 }
 
 /** Applies every pending migration; returns the names applied. */
