@@ -10,9 +10,18 @@ import { registerRoleRoutes } from './roles/routes.ts';
 import { registerAssignmentRoutes } from './assignments/routes.ts';
 import { registerApplicationCredentialRoutes } from './application-credentials/routes.ts';
 import { registerCatalogRoutes } from './catalog/routes.ts';
+import { identityChangedEvent } from './auth/token-body-cache.ts';
 
 /** Mounts every Keystone v3 route on an app made by createServiceApp. */
 export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): void {
+  // Any successful change to identity data may alter what a token body shows
+  // (names, enabled flags, the catalog): every process drops its cached bodies.
+  // Issuing and revoking tokens change no identity data and have their own events.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) return;
+    if (request.url.startsWith('/v3/auth/')) return;
+    await ctx.bus.publish(identityChangedEvent).catch((err) => request.log.warn({ err }, 'could not announce an identity change'));
+  });
   registerVersionRoutes(app, ctx);
   registerAuthRoutes(app, ctx);
   registerDomainRoutes(app, ctx);

@@ -114,9 +114,6 @@ const users: Record<string, Entry> = {
   'identity:create_user': [USER_ADMIN, ADMIN_REQUIRED],
   'identity:update_user': [USER_ADMIN, ADMIN_REQUIRED],
   'identity:delete_user': [USER_ADMIN, ADMIN_REQUIRED],
-  // Nubo's own: Keystone leaves POST /v3/users/{user_id}/password unenforced
-  // (the original password is the check); the rule lets only the user itself.
-  'identity:change_password': ['user_id:%(user_id)s or user_id:%(target.user.id)s'],
 };
 
 // keystone/common/policies/group.py

@@ -384,3 +384,17 @@ describe('password lockout', () => {
     assert.equal(row.failed_auth_count, 0);
   });
 });
+
+test('renaming a project shows in GET /v3/auth/tokens at once, though bodies are cached', async () => {
+  const h = await startIdentity();
+  try {
+    const headers = { 'x-auth-token': h.admin.token, 'x-subject-token': h.admin.token };
+    const show = async () => JSON.parse((await h.app.inject({ method: 'GET', url: '/v3/auth/tokens', headers })).body);
+    assert.equal((await show()).token.project.name, 'admin');
+    assert.equal((await h.call('PATCH', `/v3/projects/${h.admin.projectId}`, { project: { name: 'renamed' } })).status, 200);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await show()).token.project.name, 'renamed');
+  } finally {
+    await h.close();
+  }
+});

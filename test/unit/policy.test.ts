@@ -339,11 +339,4 @@ describe('Keystone default identity rules', () => {
     assert.equal(policy.allows('identity:validate_token', other, { ...member, roles: ['service'] }), true);
   });
 
-  it('change_password is open only to the user itself', () => {
-    assert.equal(policy.allows('identity:change_password', userTarget('alice', 'D'), member), true);
-    assert.equal(policy.allows('identity:change_password', { user_id: 'alice' }, member), true);
-    assert.equal(policy.allows('identity:change_password', userTarget('bob', 'D'), member), false);
-    assert.equal(policy.allows('identity:change_password', userTarget('bob', 'default'), projectAdmin), false);
-    assert.equal(policy.allows('identity:change_password', {}, member), false);
-  });
 });
