@@ -27,7 +27,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
   const db = openDatabase({ url: config['database.url'], dataDir: config.data_dir, poolMax: config['database.pool_max'] });
   const applied = await migrate(db);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  const bus = await createBus(config['bus.url'], { logger });
+  const bus = await createBus(config['bus.url'], { logger, callTimeoutMs: config['bus.call_timeout_ms'] });
   const tokens = await createTokenService({ db, bus, config, logger });
   return {
     config,

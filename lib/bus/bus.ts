@@ -5,6 +5,8 @@
  * runs against both.
  *
  * Semantics:
+ * - Payloads and results are JSON: what JSON.stringify keeps is what arrives
+ *   (a Date becomes its ISO string), on both implementations.
  * - call: request/reply to one server of `topic`; rejects with BusTimeoutError
  *   after timeoutMs; a handler's thrown error comes back as a BusRemoteError.
  * - cast: one-way to one server of `topic`; durable and at-least-once (a
