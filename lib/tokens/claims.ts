@@ -33,15 +33,16 @@ export interface TokenClaims {
  * A revocation: every token that matches all the ids it names and was issued
  * at or before issued_before is invalid from then on.
  */
-export interface RevocationEvent {
+export interface RevocationMatch {
   audit_id?: string;
   user_id?: string;
   project_id?: string;
   domain_id?: string;
   role_id?: string;
   application_credential_id?: string;
-  issued_before: Date;
 }
+
+export type RevocationEvent = RevocationMatch & { issued_before: Date };
 
 export type NewTokenClaims = Omit<TokenClaims, 'issued_at' | 'audit_ids'> & { parent_audit_id?: string };
 

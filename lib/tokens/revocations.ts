@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Bus, Subscription } from '../bus/bus.ts';
 import type { Db } from '../db/index.ts';
 import type { Logger } from '../log.ts';
-import type { RevocationEvent, TokenClaims } from './claims.ts';
+import type { RevocationEvent, RevocationMatch, TokenClaims } from './claims.ts';
 
 /** The bus event every process's revocation list listens to. */
 export const revokedEvent = 'identity.revoked';
@@ -15,29 +15,10 @@ const pollOverlapMs = 60_000;
 const pruneEveryMs = 10 * 60_000;
 
 /** A revocation event as it travels on the bus (JSON: dates as ISO strings). */
-export interface RevocationMessage {
-  id: string;
-  audit_id?: string;
-  user_id?: string;
-  project_id?: string;
-  domain_id?: string;
-  role_id?: string;
-  application_credential_id?: string;
-  issued_before: string;
-  revoked_at: string;
-}
+export type RevocationMessage = RevocationMatch & { id: string; issued_before: string; revoked_at: string };
 
-interface Revocation {
-  id: string;
-  audit_id?: string;
-  user_id?: string;
-  project_id?: string;
-  domain_id?: string;
-  role_id?: string;
-  application_credential_id?: string;
-  /** ms since the epoch */
-  issuedBefore: number;
-}
+/** issuedBefore: ms since the epoch. */
+type Revocation = RevocationMatch & { id: string; issuedBefore: number };
 
 const fields = ['audit_id', 'user_id', 'project_id', 'domain_id', 'role_id', 'application_credential_id'] as const;
 type Field = (typeof fields)[number];

@@ -1,3 +1,4 @@
+import type { components } from '../../../spec/identity.d.ts';
 import { isPostgresUniqueViolation } from '../../../lib/db/index.ts';
 import { badRequest, conflict, notFound } from '../../../lib/errors.ts';
 import { newId } from '../../../lib/ids.ts';
@@ -10,17 +11,8 @@ import type { TimeComparison, UserFilter, UserRow } from './store.ts';
 
 type Deps = Pick<IdentityContext, 'db' | 'tokens' | 'config'>;
 
-/** What a client may set on a user: its own fields plus any extra attribute (email…), kept flat. */
-export interface UserInput {
-  name?: string;
-  domain_id?: string;
-  password?: string | null;
-  enabled?: boolean;
-  default_project_id?: string | null;
-  description?: string | null;
-  options?: Record<string, unknown>;
-  [extra: string]: unknown;
-}
+/** What a client may set on a user (the spec's update body): its own fields plus any extra attribute (email…), kept flat. */
+export type UserInput = components['schemas']['UserUpdateRequest']['user'];
 
 export const userNotFound = (id: string) => notFound(`Could not find user: ${id}.`);
 const duplicateName = (name: string, domainId: string) =>

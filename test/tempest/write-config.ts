@@ -1,0 +1,133 @@
+// Writes a self-contained Tempest workspace (etc/tempest.conf, .stestr.conf,
+// logs/, locks/) for running Tempest's identity tests against a Nubo cloud.
+//
+//   node --import tsx test/tempest/write-config.ts DIR AUTH_URL ADMIN_PASSWORD
+//
+// Nothing outside DIR is touched: no `tempest init` (which registers the
+// workspace in ~/.tempest/workspace.yaml) and no /etc/tempest.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the Debian `tempest` package keeps its Python modules. */
+export const TEMPEST_PACKAGE = '/usr/lib/python3/dist-packages/tempest';
+
+export interface TempestWorkspaceOptions {
+  /** Workspace directory; created if missing. */
+  dir: string;
+  /** Keystone auth URL, with or without the trailing /v3. */
+  authUrl: string;
+  adminPassword: string;
+  adminUser?: string;
+  adminProject?: string;
+  adminDomain?: string;
+  region?: string;
+  /** Seconds before a single HTTP request from Tempest gives up. */
+  httpTimeout?: number;
+}
+
+export interface TempestWorkspace {
+  dir: string;
+  configFile: string;
+  logDir: string;
+}
+
+type Sections = Record<string, Record<string, string | number | boolean>>;
+
+export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; lockDir: string }): Sections {
+  const base = o.authUrl.replace(/\/+$/, '').replace(/\/v3$/, '');
+  const domain = o.adminDomain ?? 'Default';
+  return {
+    DEFAULT: {
+      log_dir: o.logDir,
+      log_file: 'tempest.log',
+      debug: true,
+      use_stderr: false,
+    },
+    oslo_concurrency: { lock_path: o.lockDir },
+    auth: {
+      admin_username: o.adminUser ?? 'admin',
+      admin_password: o.adminPassword,
+      admin_project_name: o.adminProject ?? 'admin',
+      admin_domain_name: domain,
+      admin_user_domain_name: domain,
+      admin_project_domain_name: domain,
+      use_dynamic_credentials: true,
+      create_isolated_networks: false,
+      default_credentials_domain_name: domain,
+    },
+    identity: {
+      catalog_type: 'identity',
+      uri_v3: `${base}/v3`,
+      auth_version: 'v3',
+      region: o.region ?? 'RegionOne',
+      v3_endpoint_type: 'public',
+      disable_ssl_certificate_validation: true,
+      admin_role: 'admin',
+      default_domain_id: 'default',
+      admin_domain_scope: false,
+    },
+    'identity-feature-enabled': {
+      api_v2: false,
+      api_v2_admin: false,
+      api_v3: true,
+      // Every Keystone v3 extension (OS-INHERIT, OS-EC2, …): what a real Keystone offers.
+      api_extensions: 'all',
+      application_credentials: true,
+      access_rules: false,
+      trust: false,
+      project_tags: true,
+      security_compliance: false,
+      domain_specific_drivers: false,
+      immutable_user_source: false,
+    },
+    'service-clients': { http_timeout: o.httpTimeout ?? 60, proxy_url: '' },
+    // Nubo has only identity so far. (Tempest has no keystone option: identity is always assumed.)
+    service_available: {
+      keystone: true,
+      nova: false,
+      glance: false,
+      neutron: false,
+      cinder: false,
+      swift: false,
+      horizon: false,
+    },
+    enforce_scope: { keystone: false, nova: false, neutron: false, glance: false, cinder: false },
+    validation: { run_validation: false },
+  };
+}
+
+export function renderIni(sections: Sections): string {
+  return (
+    Object.entries(sections)
+      .map(([name, opts]) => `[${name}]\n` + Object.entries(opts).map(([k, v]) => `${k} = ${v}`).join('\n'))
+      .join('\n\n') + '\n'
+  );
+}
+
+/** Creates the workspace and returns its paths. */
+export function writeTempestWorkspace(opts: TempestWorkspaceOptions): TempestWorkspace {
+  const dir = resolve(opts.dir);
+  const etc = join(dir, 'etc');
+  const logDir = join(dir, 'logs');
+  const lockDir = join(dir, 'locks');
+  for (const d of [dir, etc, logDir, lockDir]) mkdirSync(d, { recursive: true });
+  const configFile = join(etc, 'tempest.conf');
+  writeFileSync(configFile, renderIni(tempestConfig({ ...opts, logDir, lockDir })), { mode: 0o600 });
+  // What `tempest init` writes: discover tests from the installed package.
+  writeFileSync(
+    join(dir, '.stestr.conf'),
+    `[DEFAULT]\ntest_path=${join(TEMPEST_PACKAGE, 'test_discover')}\ntop_dir=${dirname(TEMPEST_PACKAGE)}\ngroup_regex=([^\\.]*\\.)*\n`,
+  );
+  return { dir, configFile, logDir };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [dir, authUrl, adminPassword] = process.argv.slice(2);
+  if (!dir || !authUrl || !adminPassword) {
+    console.error('usage: node --import tsx test/tempest/write-config.ts DIR AUTH_URL ADMIN_PASSWORD');
+    process.exit(2);
+  }
+  const ws = writeTempestWorkspace({ dir, authUrl, adminPassword });
+  console.log(ws.configFile);
+}
