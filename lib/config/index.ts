@@ -80,9 +80,11 @@ export function loadConfig(
       values[name] = coerce(name, spec, raw);
     }
   }
-  for (const [name, spec] of Object.entries(options)) {
+  for (const [name, spec] of Object.entries(options) as [string, OptionSpec][]) {
     const raw = env[envName(name)];
-    if (raw !== undefined && raw !== '') values[name] = coerce(envName(name), spec, raw);
+    // An empty variable sets a string option to '' (e.g. NUBO_CLOUDS_YAML= disables it) and leaves others alone.
+    if (raw === undefined || (raw === '' && spec.type !== 'string')) continue;
+    values[name] = coerce(envName(name), spec, raw);
   }
   for (const [name, raw] of Object.entries(overrides)) {
     const spec = (options as Record<string, OptionSpec>)[name];

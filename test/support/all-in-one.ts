@@ -43,26 +43,27 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
   });
   const logs: any[] = [];
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  let buffered = '';
   const started = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      buffered += d;
-      let i;
-      while ((i = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, i);
-        buffered = buffered.slice(i + 1);
-        try {
-          const obj = JSON.parse(line);
-          logs.push(obj);
-          if (obj.msg === 'nubo all-in-one started') resolve();
-        } catch {
-          /* not JSON */
-        }
-      }
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('Nubo is running.')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`all-in-one exited with ${code} before starting:\n${stderr}`)));
     setTimeout(() => reject(new Error(`all-in-one did not start within 60 s:\n${stderr}`)), 60_000).unref();
+  });
+  let buffered = '';
+  child.stdout!.on('data', (d) => {
+    buffered += d;
+    let i;
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        /* not JSON */
+      }
+    }
   });
   await started;
   const clouds = parse(readFileSync(cloudsFile, 'utf8'));

@@ -55,3 +55,9 @@ test('the README documents every option with its environment variable and defaul
     assert.ok(row.includes(envName(name)) && row.includes(JSON.stringify(spec.default)), `README row for ${name} is out of date`);
   }
 });
+
+test('an empty variable clears a string option and leaves a number alone', () => {
+  const c = loadConfig({ env: { NUBO_CLOUDS_YAML: '', NUBO_IDENTITY_PORT: '' } });
+  assert.equal(c.clouds_yaml, '');
+  assert.equal(c['identity.port'], 5000);
+});
