@@ -11,16 +11,19 @@ import { registerAssignmentRoutes } from './assignments/routes.ts';
 import { registerApplicationCredentialRoutes } from './application-credentials/routes.ts';
 import { registerCatalogRoutes } from './catalog/routes.ts';
 import { identityChangedEvent } from './auth/token-body-cache.ts';
+import { changesIdentity } from './identity-changes.ts';
 
 /** Mounts every Keystone v3 route on an app made by createServiceApp. */
 export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): void {
   // Any successful change to identity data may alter what a token body shows
-  // (names, enabled flags, the catalog): every process drops its cached bodies.
-  // Issuing and revoking tokens change no identity data and have their own events.
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) return;
-    if (request.url.startsWith('/v3/auth/')) return;
-    await ctx.bus.publish(identityChangedEvent).catch((err) => request.log.warn({ err }, 'could not announce an identity change'));
+  // (names, enabled flags, grants, the catalog): every process drops what it
+  // cached. Announced before the response leaves, so a client's next request
+  // never races the announcement here.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (changesIdentity(request, reply)) {
+      await ctx.bus.publish(identityChangedEvent).catch((err) => request.log.warn({ err }, 'could not announce an identity change'));
+    }
+    return payload;
   });
   registerVersionRoutes(app, ctx);
   registerAuthRoutes(app, ctx);

@@ -398,3 +398,33 @@ test('renaming a project shows in GET /v3/auth/tokens at once, though bodies are
     await h.close();
   }
 });
+
+test('issuing by token reflects a grant change at once, though resolutions are memoized', async () => {
+  const h = await startIdentity();
+  try {
+    const db = h.database.db;
+    const project = await addProject(db, 'default');
+    const alice = await addUser(db, 'default', 'pw-alice');
+    const grant = `/v3/projects/${project.id}/users/${alice.id}/roles/${h.admin.roleIds.member}`;
+    assert.equal((await h.call('PUT', grant)).status, 204);
+    const scope = { project: { id: project.id } };
+    const first = await h.call('POST', '/v3/auth/tokens', passwordAuth({ id: alice.id }, 'pw-alice', scope), null);
+    assert.equal(first.status, 201);
+    const parent = first.headers['x-subject-token'] as string;
+    const byToken = () =>
+      h.call('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: parent } }, scope } }, null);
+    const before = await byToken();
+    assert.equal(before.status, 201);
+    assert.deepEqual(before.body.token.roles.map((r: { name: string }) => r.name).sort(), ['member', 'reader']);
+
+    // A second grant shows in the very next token.
+    assert.equal((await h.call('PUT', `/v3/projects/${project.id}/users/${alice.id}/roles/${h.admin.roleIds.admin}`)).status, 204);
+    const more = await byToken();
+    assert.deepEqual(more.body.token.roles.map((r: { name: string }) => r.name).sort(), ['admin', 'member', 'reader']);
+    // The project renamed: the next token's body shows the new name.
+    assert.equal((await h.call('PATCH', `/v3/projects/${project.id}`, { project: { name: 'renamed-at-once' } })).status, 200);
+    assert.equal((await byToken()).body.token.project.name, 'renamed-at-once');
+  } finally {
+    await h.close();
+  }
+});

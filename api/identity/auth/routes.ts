@@ -8,6 +8,9 @@ import type { IdentityContext } from '../context.ts';
 import { collectionLinks, v3Url } from '../roles/view.ts';
 import * as scopes from './scope-targets.ts';
 import * as auth from './service.ts';
+import { ResolutionCache } from './resolution-cache.ts';
+import { changesIdentity } from '../identity-changes.ts';
+import type { TokenSubjectView } from './token-body.ts';
 import { identityChangedEvent, TokenBodyCache } from './token-body-cache.ts';
 
 type AuthTokenRequest = components['schemas']['AuthTokenRequest'];
@@ -26,9 +29,21 @@ const subjectHeader = (request: FastifyRequest) => request.headers['x-subject-to
 /** /v3/auth/tokens (issue, validate, check, revoke) and /v3/auth/{catalog,projects,domains,system}. */
 export function registerAuthRoutes(app: FastifyInstance, ctx: IdentityContext): void {
   const cache = new TokenBodyCache();
+  const resolutions = new ResolutionCache<auth.Authorization>();
+  const subjects = new ResolutionCache<TokenSubjectView>();
+  const clearAll = () => {
+    cache.clear();
+    resolutions.clear();
+    subjects.clear();
+  };
   const subscriptions: Subscription[] = [];
   app.addHook('onReady', async () => {
-    for (const event of TOKEN_CACHE_INVALIDATING_EVENTS) subscriptions.push(await ctx.bus.subscribe(event, () => cache.clear()));
+    for (const event of TOKEN_CACHE_INVALIDATING_EVENTS) subscriptions.push(await ctx.bus.subscribe(event, clearAll));
+  });
+  // This process forgets at once; others learn over the bus.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (changesIdentity(request, reply)) clearAll();
+    return payload;
   });
   app.addHook('onClose', async () => {
     await Promise.all(subscriptions.splice(0).map((s) => s.close()));
@@ -36,8 +51,8 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: IdentityContext): 
 
   app.post<{ Body: AuthTokenRequest; Querystring: AuthQuery }>('/v3/auth/tokens', async (request, reply) => {
     ctx.validate('AuthTokenRequest', request.body);
-    const { token, claims } = await auth.issueToken(ctx, request.body.auth);
-    const json = await auth.tokenBodyJson(ctx, cache, token, claims, !queryFlag(request.query, 'nocatalog'));
+    const { token, claims } = await auth.issueToken(ctx, request.body.auth, resolutions);
+    const json = await auth.tokenBodyJson(ctx, cache, token, claims, !queryFlag(request.query, 'nocatalog'), subjects);
     return reply.code(201).header('X-Subject-Token', token).type('application/json').send(json);
   });
 
@@ -53,7 +68,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: IdentityContext): 
       authorize(request, ctx, head ? 'identity:check_token' : 'identity:validate_token', subjectTarget(claims));
       reply.header('X-Subject-Token', subject);
       if (head) return reply.code(200).send();
-      const json = await auth.tokenBodyJson(ctx, cache, subject, claims, !queryFlag(request.query, 'nocatalog'));
+      const json = await auth.tokenBodyJson(ctx, cache, subject, claims, !queryFlag(request.query, 'nocatalog'), subjects);
       return reply.code(200).type('application/json').send(json);
     },
   });

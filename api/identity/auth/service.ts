@@ -11,7 +11,8 @@ import { authenticationFailed, expectingToFind } from './errors.ts';
 import { authenticatePassword } from './password-method.ts';
 import { defaultScope, resolveScope, usableProject, type ResolvedScope } from './scope.ts';
 import type { TokenBodyCache } from './token-body-cache.ts';
-import { renderTokenBody, tokenNotFound } from './token-body.ts';
+import { ResolutionCache } from './resolution-cache.ts';
+import { renderTokenBody, tokenNotFound, type TokenSubjectView } from './token-body.ts';
 import { authenticateWithToken } from './token-method.ts';
 
 type Deps = Pick<IdentityContext, 'db' | 'tokens' | 'config'>;
@@ -91,13 +92,14 @@ function tokenScopeOf(scope: ResolvedScope): TokenScope {
   return { type: 'unscoped' };
 }
 
-/**
- * POST /v3/auth/tokens: runs the methods, resolves the scope (the
- * application credential's project, the requested one, or the user's
- * default project), computes the roles and issues the token.
- */
-export async function issueToken(deps: Deps, auth: AuthRequest): Promise<{ token: string; claims: TokenClaims }> {
-  const who = await runMethods(deps, auth);
+/** Who the token is for and what it may hold: the user, the resolved scope, the roles there. */
+interface Authorization {
+  user: { id: string; domain_id: string };
+  scope: TokenScope;
+  roles: TokenRole[];
+}
+
+async function resolveAuthorization(deps: Deps, who: Authenticated, requestedScope: AuthRequest['scope']): Promise<Authorization> {
   const user = await dir.findUser(deps.db, who.userId);
   const userDomain = user ? await dir.findDomain(deps.db, user.domain_id) : undefined;
   if (!user || !userDomain || !user.enabled || !userDomain.enabled) throw authenticationFailed();
@@ -108,10 +110,29 @@ export async function issueToken(deps: Deps, auth: AuthRequest): Promise<{ token
     if (!usable) throw authenticationFailed();
     scope = { type: 'project', ...usable };
   } else {
-    scope = await resolveScope(deps.db, auth.scope);
+    scope = await resolveScope(deps.db, requestedScope);
     if (scope.type === 'unscoped' && !scope.explicit) scope = await defaultScope(deps.db, user);
   }
   const roles = await rolesOnScope(deps, user.id, scope, who.appCred);
+  return { user: { id: user.id, domain_id: user.domain_id }, scope: tokenScopeOf(scope), roles };
+}
+
+/**
+ * POST /v3/auth/tokens: runs the methods, resolves the scope (the
+ * application credential's project, the requested one, or the user's
+ * default project), computes the roles and issues the token. The
+ * resolution is memoized per (user, credential, requested scope) until the
+ * next identity change; the methods themselves (password, secret, parent
+ * token) are checked on every request.
+ */
+export async function issueToken(
+  deps: Deps,
+  auth: AuthRequest,
+  resolutions: ResolutionCache<Authorization> = new ResolutionCache(0),
+): Promise<{ token: string; claims: TokenClaims }> {
+  const who = await runMethods(deps, auth);
+  const key = JSON.stringify([who.userId, who.appCred?.id ?? null, auth.scope ?? null]);
+  const { user, scope, roles } = await resolutions.get(key, () => resolveAuthorization(deps, who, auth.scope));
 
   let expiresAt = Date.now() + deps.config['identity.token_expiration'] * 1000;
   if (who.expiresAt) expiresAt = Math.min(expiresAt, who.expiresAt.getTime());
@@ -121,7 +142,7 @@ export async function issueToken(deps: Deps, auth: AuthRequest): Promise<{ token
     user_id: user.id,
     user_domain_id: user.domain_id,
     methods: who.methods,
-    scope: tokenScopeOf(scope),
+    scope,
     roles,
     expires_at: new Date(expiresAt),
   };
@@ -150,10 +171,11 @@ export async function tokenBodyJson(
   token: string,
   claims: TokenClaims,
   includeCatalog: boolean,
+  subjects?: ResolutionCache<TokenSubjectView>,
 ): Promise<string> {
   const cached = cache.get(token, includeCatalog);
   if (cached !== undefined) return cached;
-  const json = JSON.stringify(await renderTokenBody(deps, claims, includeCatalog));
+  const json = JSON.stringify(await renderTokenBody(deps, claims, includeCatalog, subjects));
   cache.set(token, includeCatalog, json, claims.expires_at);
   return json;
 }
@@ -163,3 +185,5 @@ export async function revokeToken(deps: Pick<Deps, 'tokens'>, cache: TokenBodyCa
   await deps.tokens.revoke({ audit_id: claims.audit_ids[0], issued_before: new Date() });
   cache.delete(token);
 }
+
+export type { Authorization };
