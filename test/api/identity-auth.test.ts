@@ -304,7 +304,12 @@ for (const [engine, openDatabase] of databaseEngines) {
       assert.equal(second.body.token.audit_ids[1], unscoped.body.token.audit_ids[0]);
 
       const bogus = await h.call('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: 'nope' } } } }, null);
-      assert.equal(bogus.status, 401);
+      assert.equal(bogus.status, 404, 'as Keystone: the token is not found');
+      const revokedParent = (await h.call('POST', '/v3/auth/tokens', passwordAuth({ name: 'admin', domain: { id: 'default' } }, 'secretadmin'), null)).headers['x-subject-token'] as string;
+      const revoke = await h.app.inject({ method: 'DELETE', url: '/v3/auth/tokens', headers: { 'x-auth-token': revokedParent, 'x-subject-token': revokedParent } });
+      assert.equal(revoke.statusCode, 204);
+      const fromRevoked = await h.call('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: revokedParent } } } }, null);
+      assert.equal(fromRevoked.status, 404);
     });
 
     test('a system-scoped token cannot be rescoped to a project', async () => {

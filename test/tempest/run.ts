@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAllInOne, type AllInOne } from '../support/all-in-one.ts';
-import { writeTempestWorkspace } from './write-config.ts';
+import { tempestNuboEnv, writeTempestWorkspace } from './write-config.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const PASSING_FILE = join(here, 'identity-passing.txt');
@@ -307,7 +307,7 @@ export async function run(o: RunOptions): Promise<RunResults> {
   } else {
     let aio: AllInOne;
     try {
-      aio = await startAllInOne({ dataDir, env: { NUBO_IDENTITY_PASSWORD_HASH_COST: '11', NUBO_LOG_LEVEL: 'info' } });
+      aio = await startAllInOne({ dataDir, env: { ...tempestNuboEnv, NUBO_LOG_LEVEL: 'info' } });
     } catch (e) {
       log.end(String((e as Error).message ?? e));
       throw e;

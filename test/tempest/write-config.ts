@@ -66,6 +66,12 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       admin_role: 'admin',
       default_domain_id: 'default',
       admin_domain_scope: false,
+      // What the all-in-one under test enforces (tempestNuboEnv): lockout as
+      // configured; no password history or minimum age, as Keystone's defaults.
+      user_lockout_failure_attempts: tempestLockout.attempts,
+      user_lockout_duration: tempestLockout.durationSeconds,
+      user_unique_last_password_count: 0,
+      user_minimum_password_age: 0,
     },
     'identity-feature-enabled': {
       api_v2: false,
@@ -77,7 +83,7 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       access_rules: false,
       trust: false,
       project_tags: true,
-      security_compliance: false,
+      security_compliance: true,
       domain_specific_drivers: false,
       immutable_user_source: false,
     },
@@ -96,6 +102,16 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
     validation: { run_validation: false },
   };
 }
+
+/** The lockout the all-in-one under test runs with, and tempest.conf says it has. */
+export const tempestLockout = { attempts: 2, durationSeconds: 5 };
+
+/** Environment for the all-in-one Tempest runs against. */
+export const tempestNuboEnv = {
+  NUBO_IDENTITY_PASSWORD_HASH_COST: '11',
+  NUBO_IDENTITY_LOCKOUT_FAILURE_ATTEMPTS: String(tempestLockout.attempts),
+  NUBO_IDENTITY_LOCKOUT_DURATION: String(tempestLockout.durationSeconds),
+};
 
 export function renderIni(sections: Sections): string {
   return (

@@ -1,6 +1,7 @@
 import { forbidden } from '../../../lib/errors.ts';
 import type { TokenClaims, TokenService } from '../../../lib/tokens/claims.ts';
 import { expectingToFind } from './errors.ts';
+import { tokenNotFound } from './token-body.ts';
 
 /** What a valid token contributes to a new one. */
 export interface TokenMethodResult {
@@ -16,7 +17,7 @@ export interface TokenMethodResult {
 /**
  * The token method (Keystone's token_authenticate): a valid token may be
  * exchanged for one with another scope, keeping its user, its expiry and
- * its audit chain. A system-scoped token cannot become a project or domain
+ * its audit chain. An invalid, expired or revoked token is not found. A system-scoped token cannot become a project or domain
  * one, and a token from an application credential cannot be rescoped.
  */
 export function authenticateWithToken(
@@ -25,7 +26,14 @@ export function authenticateWithToken(
   requestedScope: unknown,
 ): TokenMethodResult {
   if (typeof data.id !== 'string' || data.id === '') throw expectingToFind('id', 'token');
-  const parent: TokenClaims = tokens.verify(data.id);
+  // Keystone answers a token it cannot validate here with TokenNotFound (404),
+  // which Tempest checks for a token revoked by a password change.
+  let parent: TokenClaims;
+  try {
+    parent = tokens.verify(data.id);
+  } catch {
+    throw tokenNotFound();
+  }
   const scope = requestedScope && typeof requestedScope === 'object' ? (requestedScope as Record<string, unknown>) : {};
   if (parent.scope.type === 'system' && ('project' in scope || 'domain' in scope)) {
     throw forbidden(
