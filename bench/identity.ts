@@ -28,6 +28,9 @@ async function main() {
       NUBO_IDENTITY_PASSWORD_HASH_COST: '15',
       ...(database ? { NUBO_DATABASE_URL: database.url } : {}),
     },
+  }).catch(async (e) => {
+    await database?.drop();
+    throw e;
   });
   const base = cloud.authUrl.replace(/\/v3$/, '');
   try {

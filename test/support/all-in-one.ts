@@ -65,7 +65,12 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
       }
     }
   });
-  await started;
+  try {
+    await started;
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
   const clouds = parse(readFileSync(cloudsFile, 'utf8'));
   const auth = clouds.clouds.nubo.auth;
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: cloudsFile, PYTHONWARNINGS: 'ignore' };
