@@ -1933,6 +1933,199 @@ export interface paths {
         patch: operations["updateEndpoint"];
         trace?: never;
     };
+    "/v3/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Credentials the caller may see (a non-admin sees only its own) */
+        get: operations["listCredentials"];
+        put?: never;
+        /** Stores a credential; one of type ec2 gets the sha256 (hex) of its blob's access key as its id */
+        post: operations["createCredential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/credentials/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showCredential"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteCredential"];
+        options?: never;
+        head?: never;
+        patch: operations["updateCredential"];
+        trace?: never;
+    };
+    "/v3/users/{user_id}/credentials/OS-EC2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["listEc2Credentials"];
+        put?: never;
+        /** A new access/secret pair for the user on the project `tenant_id` */
+        post: operations["createEc2Credential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                /** @description The access key */
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showEc2Credential"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteEc2Credential"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/domains/{domain_id}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+            };
+            cookie?: never;
+        };
+        /** The domain's configuration, sensitive options left out */
+        get: operations["showDomainConfig"];
+        /** Replaces the domain's whole configuration (groups identity and ldap) */
+        put: operations["createDomainConfig"];
+        post?: never;
+        delete: operations["deleteDomainConfig"];
+        options?: never;
+        head?: never;
+        /** Merges options into the domain's configuration */
+        patch: operations["updateDomainConfig"];
+        trace?: never;
+    };
+    "/v3/domains/{domain_id}/config/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+            };
+            cookie?: never;
+        };
+        /** One group (security_compliance reads the password rules, for any token, of the default domain only) */
+        get: operations["showDomainConfigGroup"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteDomainConfigGroup"];
+        options?: never;
+        head?: never;
+        /** Merges options into one group that exists; the body holds that group only: {"config": {"<group>": {...}}} */
+        patch: operations["updateDomainConfigGroup"];
+        trace?: never;
+    };
+    "/v3/domains/{domain_id}/config/{group}/{option}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        /** One option: {"config": {"<option>": value}} */
+        get: operations["showDomainConfigOption"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteDomainConfigOption"];
+        options?: never;
+        head?: never;
+        /** Changes one option that exists; the body holds that option only: {"config": {"<option>": value}} */
+        patch: operations["updateDomainConfigOption"];
+        trace?: never;
+    };
+    "/v3/domains/config/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The defaults of every option a domain may set (sensitive ones left out) */
+        get: operations["showDomainConfigDefault"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/domains/config/{group}/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showDomainConfigGroupDefault"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/domains/config/{group}/{option}/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showDomainConfigOptionDefault"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/domains": {
         parameters: {
             query?: never;
@@ -1968,6 +2161,172 @@ export interface paths {
         head?: never;
         /** Updates a domain; disabling it revokes the tokens of its users and scoped to it */
         patch: operations["updateDomain"];
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoint_groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listEndpointGroups"];
+        put?: never;
+        post: operations["createEndpointGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showEndpointGroup"];
+        put?: never;
+        post?: never;
+        /** Deletes the group and its project associations */
+        delete: operations["deleteEndpointGroup"];
+        options?: never;
+        head?: never;
+        patch: operations["updateEndpointGroup"];
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["listProjectsOfEndpointGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        /** The endpoints matching every filter of the group */
+        get: operations["listEndpointsOfEndpointGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showProjectEndpointGroup"];
+        put: operations["addEndpointGroupToProject"];
+        post?: never;
+        delete: operations["removeEndpointGroupFromProject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["listEndpointGroupsOfProject"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/projects/{project_id}/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** Endpoints associated with the project directly or through its endpoint groups */
+        get: operations["listEndpointsOfProject"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["checkEndpointInProject"];
+        put: operations["addEndpointToProject"];
+        post?: never;
+        delete: operations["removeEndpointFromProject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        /** Projects associated with the endpoint directly */
+        get: operations["listProjectsOfEndpoint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v3/groups": {
@@ -2042,6 +2401,76 @@ export interface paths {
         options?: never;
         head: operations["checkGroupUser"];
         patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-OAUTH1/consumers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listOAuth1Consumers"];
+        put?: never;
+        /** Registers a consumer; its secret is shown only in this response */
+        post: operations["createOAuth1Consumer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/OS-OAUTH1/consumers/{consumer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showOAuth1Consumer"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteOAuth1Consumer"];
+        options?: never;
+        head?: never;
+        patch: operations["updateOAuth1Consumer"];
+        trace?: never;
+    };
+    "/v3/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored policy blobs (Keystone's deprecated policy API) */
+        get: operations["listPolicies"];
+        put?: never;
+        post: operations["createPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/policies/{policy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showPolicy"];
+        put?: never;
+        post?: never;
+        delete: operations["deletePolicy"];
+        options?: never;
+        head?: never;
+        patch: operations["updatePolicy"];
         trace?: never;
     };
     "/v3/projects": {
@@ -2690,6 +3119,77 @@ export interface components {
                 next: null | string;
             };
         };
+        CredentialCreateRequest: {
+            credential: {
+                blob: string;
+                type: string;
+                user_id: string;
+                project_id?: string;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        CredentialUpdateRequest: {
+            credential: {
+                blob?: string;
+                type?: string;
+                user_id?: string;
+                project_id?: string;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        Credential: {
+            id: string;
+            user_id: string;
+            project_id: string | null;
+            type: string;
+            /** @description As stored: for ec2, a JSON object with access and secret */
+            blob: string;
+            links: {
+                self: string;
+            };
+        };
+        CredentialShow: {
+            credential: components["schemas"]["Credential"];
+        };
+        CredentialList: {
+            credentials: components["schemas"]["Credential"][];
+            links: components["schemas"]["RoleSelfLinks"];
+        };
+        Ec2CredentialCreateRequest: {
+            tenant_id: string;
+        } & {
+            [key: string]: unknown;
+        };
+        Ec2Credential: {
+            access: string;
+            secret: string;
+            user_id: string;
+            tenant_id: string | null;
+            trust_id: string | null;
+            links: {
+                self: string;
+            };
+        };
+        Ec2CredentialShow: {
+            credential: components["schemas"]["Ec2Credential"];
+        };
+        Ec2CredentialList: {
+            credentials: components["schemas"]["Ec2Credential"][];
+            links: components["schemas"]["RoleSelfLinks"];
+        };
+        DomainConfigRequest: {
+            /** @description Groups of options ({"ldap": {"url": ...}}), or for one option {"<option>": value} */
+            config: {
+                [key: string]: unknown;
+            };
+        };
+        DomainConfigShow: {
+            config: {
+                [key: string]: unknown;
+            };
+        };
         DomainOptions: {
             immutable?: boolean | null;
         };
@@ -2741,6 +3241,75 @@ export interface components {
                 next: null | string;
             };
         };
+        /** @description Endpoint attributes an endpoint must all match; keys other than these three are refused. */
+        EndpointGroupFilters: {
+            interface?: string;
+            service_id?: string;
+            region_id?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        EndpointGroupCreateRequest: {
+            endpoint_group: {
+                id?: unknown;
+                name: string;
+                description?: string | null;
+                filters: components["schemas"]["EndpointGroupFilters"];
+            };
+        };
+        EndpointGroupUpdateRequest: {
+            endpoint_group: {
+                id?: string;
+                name?: string;
+                description?: string | null;
+                filters?: components["schemas"]["EndpointGroupFilters"];
+            };
+        };
+        EndpointGroup: {
+            id: string;
+            name: string;
+            description: string | null;
+            filters: components["schemas"]["EndpointGroupFilters"];
+            links: {
+                self: string;
+            };
+        };
+        EndpointGroupShow: {
+            endpoint_group: components["schemas"]["EndpointGroup"];
+        };
+        EndpointGroupList: {
+            endpoint_groups: components["schemas"]["EndpointGroup"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
+        ProjectEndpointGroupShow: {
+            project_endpoint_group: {
+                endpoint_group_id: string;
+                project_id: string;
+                links: {
+                    self: string;
+                };
+            };
+        };
+        EndpointFilterEndpointList: {
+            endpoints: components["schemas"]["Endpoint"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
+        EndpointFilterProjectList: {
+            projects: components["schemas"]["Project"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
         GroupCreateRequest: {
             group: {
                 name: string;
@@ -2775,6 +3344,77 @@ export interface components {
         };
         GroupList: {
             groups: components["schemas"]["Group"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
+        ConsumerCreateRequest: {
+            consumer: {
+                description?: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        ConsumerUpdateRequest: {
+            consumer: {
+                description?: string | null;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        Consumer: {
+            id: string;
+            description: string | null;
+            links: {
+                self: string;
+            };
+        };
+        ConsumerCreated: {
+            consumer: components["schemas"]["Consumer"] & {
+                /** @description Shown only when the consumer is created. */
+                secret: string;
+            };
+        };
+        ConsumerShow: {
+            consumer: components["schemas"]["Consumer"];
+        };
+        ConsumerList: {
+            consumers: components["schemas"]["Consumer"][];
+            links: components["schemas"]["RoleSelfLinks"];
+        };
+        PolicyCreateRequest: {
+            policy: {
+                id?: unknown;
+                blob: string;
+                type: string;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        PolicyUpdateRequest: {
+            policy: {
+                id?: string;
+                blob?: string;
+                type?: string;
+            } & {
+                [key: string]: unknown;
+            };
+        };
+        Policy: {
+            id: string;
+            type: string;
+            blob: string;
+            links: {
+                self: string;
+            };
+        };
+        PolicyShow: {
+            policy: components["schemas"]["Policy"];
+        };
+        PolicyList: {
+            policies: components["schemas"]["Policy"][];
             links: {
                 self: string;
                 previous: null | string;
@@ -3838,6 +4478,759 @@ export interface operations {
             };
         };
     };
+    listCredentials: {
+        parameters: {
+            query?: {
+                user_id?: string;
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Credentials */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialList"];
+                };
+            };
+        };
+    };
+    createCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CredentialCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialShow"];
+                };
+            };
+            /** @description Bad input; for ec2, a blob that is not a JSON object with an access key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A credential of another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An ec2 credential with that access key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The credential */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialShow"];
+                };
+            };
+            /** @description Could not find credential */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find credential */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CredentialUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialShow"];
+                };
+            };
+            /** @description Bad input, a changed id, or a changed scope (trust_id, app_cred_id, access_token_id, access_id) of an ec2 blob */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find credential */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listEc2Credentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's EC2 credentials */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ec2CredentialList"];
+                };
+            };
+            /** @description Could not find user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    createEc2Credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Ec2CredentialCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ec2CredentialShow"];
+                };
+            };
+            /** @description Could not find user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showEc2Credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                /** @description The access key */
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The credential */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ec2CredentialShow"];
+                };
+            };
+            /** @description Could not find user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteEc2Credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                /** @description The access key */
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showDomainConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configuration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description No such domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    createDomainConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description Replaced an existing configuration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description No config object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid domain specific configuration (no options */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteDomainConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateDomainConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description The whole configuration after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Invalid domain specific configuration */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showDomainConfigGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Group not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteDomainConfigGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Group not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateDomainConfigGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description The whole configuration after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Invalid domain specific configuration */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showDomainConfigOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The option */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Group or option not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or option */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteDomainConfigOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Group or option not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or option */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateDomainConfigOption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain_id: string;
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainConfigRequest"];
+            };
+        };
+        responses: {
+            /** @description The whole configuration after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Invalid domain specific configuration */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such domain or option */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showDomainConfigDefault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Defaults */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+        };
+    };
+    showDomainConfigGroupDefault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Defaults of the group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Group not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showDomainConfigOptionDefault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                option: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The default: {"config": {"<option>": value}} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainConfigShow"];
+                };
+            };
+            /** @description Group or option not supported */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     listDomains: {
         parameters: {
             query?: {
@@ -3978,6 +5371,484 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DomainShow"];
                 };
+            };
+        };
+    };
+    listEndpointGroups: {
+        parameters: {
+            query?: {
+                name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Endpoint groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointGroupList"];
+                };
+            };
+        };
+    };
+    createEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointGroupCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointGroupShow"];
+                };
+            };
+            /** @description Invalid body; filters empty or naming a key other than interface */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointGroupShow"];
+                };
+            };
+            /** @description Could not find Endpoint Group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find Endpoint Group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointGroupUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointGroupShow"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find Endpoint Group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listProjectsOfEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The projects associated with the group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointFilterProjectList"];
+                };
+            };
+            /** @description Could not find Endpoint Group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listEndpointsOfEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointFilterEndpointList"];
+                };
+            };
+            /** @description Could not find Endpoint Group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showProjectEndpointGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The association */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectEndpointGroupShow"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    addEndpointGroupToProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Associated */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project or group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Already associated */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    removeEndpointGroupFromProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_group_id: string;
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listEndpointGroupsOfProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The groups associated with the project */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointGroupList"];
+                };
+            };
+            /** @description Could not find project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listEndpointsOfProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointFilterEndpointList"];
+                };
+            };
+            /** @description Could not find project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    checkEndpointInProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Associated */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    addEndpointToProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Associated */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such project or endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Already associated */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    removeEndpointFromProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such association */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listProjectsOfEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Projects */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointFilterProjectList"];
+                };
+            };
+            /** @description Could not find endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4248,6 +6119,295 @@ export interface operations {
                 content?: never;
             };
             /** @description Not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listOAuth1Consumers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consumers (never their secrets) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerList"];
+                };
+            };
+        };
+    };
+    createOAuth1Consumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsumerCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerCreated"];
+                };
+            };
+        };
+    };
+    showOAuth1Consumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerShow"];
+                };
+            };
+            /** @description Consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteOAuth1Consumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateOAuth1Consumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsumerUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerShow"];
+                };
+            };
+            /** @description Bad input, a changed id, or a secret (which cannot be changed) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Consumer not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listPolicies: {
+        parameters: {
+            query?: {
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Policies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyList"];
+                };
+            };
+        };
+    };
+    createPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyShow"];
+                };
+            };
+            /** @description blob or type missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyShow"];
+                };
+            };
+            /** @description Could not find policy */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deletePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find policy */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updatePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyShow"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find policy */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -12,6 +12,11 @@ import { registerApplicationCredentialRoutes } from './application-credentials/r
 import { registerCatalogRoutes } from './catalog/routes.ts';
 import { identityChangedEvent } from './auth/token-body-cache.ts';
 import { changesIdentity } from './identity-changes.ts';
+import { registerCredentialRoutes } from './credentials/routes.ts';
+import { registerOAuth1ConsumerRoutes } from './oauth1/routes.ts';
+import { registerPolicyRoutes } from './policies/routes.ts';
+import { registerEndpointGroupRoutes } from './endpoint-groups/routes.ts';
+import { registerDomainConfigRoutes } from './domain-config/routes.ts';
 
 /** Mounts every Keystone v3 route on an app made by createServiceApp. */
 export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): void {
@@ -35,4 +40,9 @@ export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): vo
   registerAssignmentRoutes(app, ctx);
   registerApplicationCredentialRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);
+  registerCredentialRoutes(app, ctx);
+  registerOAuth1ConsumerRoutes(app, ctx);
+  registerPolicyRoutes(app, ctx);
+  registerEndpointGroupRoutes(app, ctx);
+  registerDomainConfigRoutes(app, ctx);
 }

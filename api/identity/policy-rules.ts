@@ -214,12 +214,32 @@ const applicationCredentials: Record<string, Entry> = {
 };
 
 // keystone/common/policies/credential.py
+const CREDENTIAL_OWNER = 'user_id:%(target.credential.user_id)s';
 const credentials: Record<string, Entry> = {
-  'identity:get_credential': [`(${SYSTEM_READER}) or user_id:%(target.credential.user_id)s`, ADMIN_REQUIRED],
-  'identity:list_credentials': [`(${SYSTEM_READER}) or user_id:%(target.credential.user_id)s`, ADMIN_REQUIRED],
-  'identity:create_credential': [`(${SYSTEM_ADMIN}) or user_id:%(target.credential.user_id)s`, ADMIN_REQUIRED],
-  'identity:update_credential': [`(${SYSTEM_ADMIN}) or user_id:%(target.credential.user_id)s`, ADMIN_REQUIRED],
-  'identity:delete_credential': [`(${SYSTEM_ADMIN}) or user_id:%(target.credential.user_id)s`, ADMIN_REQUIRED],
+  'identity:get_credential': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
+  'identity:list_credentials': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
+  'identity:create_credential': [`(${SYSTEM_ADMIN}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
+  'identity:update_credential': [`(${SYSTEM_ADMIN}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
+  'identity:delete_credential': [`(${SYSTEM_ADMIN}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
+};
+
+// keystone/common/policies/ec2_credential.py (`rule:owner` is the URL's user;
+// target.credential is the stored credential the access key names)
+const ADMIN_OR_CREDENTIAL_OWNER = `rule:admin_required or (rule:owner and ${CREDENTIAL_OWNER})`;
+const ec2Credentials: Record<string, Entry> = {
+  'identity:ec2_get_credential': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_OR_CREDENTIAL_OWNER],
+  'identity:ec2_list_credentials': [SYSTEM_READER_OR_OWNER, ADMIN_OR_OWNER],
+  'identity:ec2_create_credential': [SYSTEM_ADMIN_OR_OWNER, ADMIN_OR_OWNER],
+  'identity:ec2_delete_credential': [`(${SYSTEM_ADMIN}) or ${CREDENTIAL_OWNER}`, ADMIN_OR_CREDENTIAL_OWNER],
+};
+
+// keystone/common/policies/consumer.py (OS-OAUTH1 consumers)
+const oauth1Consumers: Record<string, Entry> = {
+  'identity:get_consumer': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:list_consumers': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:create_consumer': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:update_consumer': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_consumer': [SYSTEM_ADMIN, ADMIN_REQUIRED],
 };
 
 // keystone/common/policies/region.py
@@ -249,6 +269,49 @@ const endpoints: Record<string, Entry> = {
   'identity:delete_endpoint': [SYSTEM_ADMIN, ADMIN_REQUIRED],
 };
 
+// keystone/common/policies/policy.py
+const policies: Record<string, Entry> = {
+  'identity:get_policy': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:list_policies': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:create_policy': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:update_policy': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_policy': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+};
+
+// keystone/common/policies/endpoint_group.py
+const endpointGroups: Record<string, Entry> = {
+  'identity:create_endpoint_group': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:list_endpoint_groups': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:get_endpoint_group': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:update_endpoint_group': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_endpoint_group': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:list_projects_associated_with_endpoint_group': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:list_endpoints_associated_with_endpoint_group': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:get_endpoint_group_in_project': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:list_endpoint_groups_for_project': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:add_endpoint_group_to_project': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:remove_endpoint_group_from_project': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+};
+
+// keystone/common/policies/project_endpoint.py
+const projectEndpoints: Record<string, Entry> = {
+  'identity:list_projects_for_endpoint': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:add_endpoint_to_project': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:check_endpoint_in_project': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:list_endpoints_for_project': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:remove_endpoint_from_project': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+};
+
+// keystone/common/policies/domain_config.py (security compliance: any valid token)
+const domainConfigs: Record<string, Entry> = {
+  'identity:create_domain_config': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:get_domain_config': [SYSTEM_READER, ADMIN_REQUIRED],
+  'identity:get_security_compliance_domain_config': [''],
+  'identity:update_domain_config': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_domain_config': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:get_domain_config_default': [SYSTEM_READER, ADMIN_REQUIRED],
+};
+
 const entries: Record<string, Entry> = {
   ...base,
   ...tokens,
@@ -263,9 +326,15 @@ const entries: Record<string, Entry> = {
   ...roleAssignments,
   ...applicationCredentials,
   ...credentials,
+  ...ec2Credentials,
+  ...oauth1Consumers,
   ...regions,
   ...services,
   ...endpoints,
+  ...policies,
+  ...endpointGroups,
+  ...projectEndpoints,
+  ...domainConfigs,
 };
 
 /** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */

@@ -13,17 +13,7 @@ describe('/v3/regions, /v3/services, /v3/endpoints', () => {
   let memberToken: string;
   before(async () => {
     h = await startIdentity();
-    const user = (await h.call('POST', '/v3/users', { user: { name: `m-${newId()}` } })).body.user;
-    memberToken = (
-      await h.tokens.issue({
-        user_id: user.id,
-        user_domain_id: 'default',
-        methods: ['password'],
-        scope: { type: 'project', project_id: h.admin.projectId, domain_id: 'default' },
-        roles: ['member', 'reader'].map((name) => ({ id: h.admin.roleIds[name], name })),
-        expires_at: new Date(Date.now() + 3600_000),
-      })
-    ).token;
+    memberToken = await h.memberToken();
   });
   after(() => h.close());
 

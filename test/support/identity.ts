@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../lib/config/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { Enforcer } from '../../lib/policy/enforcer.ts';
 import { createTokenService } from '../../lib/tokens/index.ts';
+import { newId } from '../../lib/ids.ts';
 import type { TokenService } from '../../lib/tokens/claims.ts';
 import { pgliteDatabase, type TestDatabase } from './db.ts';
 
@@ -23,6 +24,8 @@ export interface IdentityHarness {
   admin: BootstrapResult & { token: string; roleIds: Record<string, string> };
   /** app.inject with JSON body and X-Auth-Token (the admin's unless `token` is given). */
   call(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Record<string, any> }>;
+  /** A new user's token scoped to the admin project with member and reader (no admin). */
+  memberToken(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -65,7 +68,7 @@ export async function startIdentity(
   });
   const app = createIdentityApp({ db: database.db, bus, tokens, policy, config, logger });
   await app.ready();
-  return {
+  const harness: IdentityHarness = {
     app,
     database,
     bus,
@@ -88,6 +91,18 @@ export async function startIdentity(
       }
       return { status: res.statusCode, body: parsed, headers: res.headers };
     },
+    async memberToken() {
+      const user = (await harness.call('POST', '/v3/users', { user: { name: `m-${newId()}` } })).body.user;
+      const issued = await tokens.issue({
+        user_id: user.id,
+        user_domain_id: boot.domainId,
+        methods: ['password'],
+        scope: { type: 'project', project_id: boot.projectId, domain_id: boot.domainId },
+        roles: ['member', 'reader'].map((name) => ({ id: roleIds[name], name })),
+        expires_at: new Date(Date.now() + 3600_000),
+      });
+      return issued.token;
+    },
     async close() {
       await app.close();
       await tokens.close();
@@ -96,4 +111,5 @@ export async function startIdentity(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import * as identity001 from './001_identity.ts';
+import * as identity002 from './002_identity_credentials.ts';
+import * as identity003 from './003_identity_catalog_extras.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -7,7 +9,11 @@ interface Migration {
 }
 
 /** Migrations in order. Append; never edit one that has shipped. */
-const migrations: [string, Migration][] = [['001_identity', identity001]];
+const migrations: [string, Migration][] = [
+  ['001_identity', identity001],
+  ['002_identity_credentials', identity002],
+  ['003_identity_catalog_extras', identity003],
+];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => migrations,
