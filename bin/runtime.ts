@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createIdentityApp } from '../api/identity/server.ts';
+import { createFilesystemStore } from '../api/image/data/filesystem.ts';
+import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
+import { createImageApp } from '../api/image/server.ts';
 import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
 import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
 import { createBus } from '../lib/bus/index.ts';
@@ -43,10 +46,13 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
   };
 }
 
-/** The policy enforcer every API uses: defaults, overridden by policy_file. */
+/** The policy enforcer every API uses: each service's defaults (their rule names do not overlap), overridden by policy_file. */
 export function createEnforcer(config: Config): Enforcer {
-  return new Enforcer(identityPolicyDefaults, config.policy_file ? loadPolicyFile(config.policy_file) : undefined);
+  return new Enforcer({ ...identityPolicyDefaults, ...imagePolicyDefaults }, config.policy_file ? loadPolicyFile(config.policy_file) : undefined);
 }
+
+/** Where the filesystem image store keeps data: image.store_dir, or <data_dir>/images. */
+export const imageStoreDir = (config: Config) => config['image.store_dir'] || join(config.data_dir, 'images');
 
 export interface RunningApi {
   name: string;
@@ -58,13 +64,22 @@ export interface RunningApi {
 
 const publicHost = (config: Config) => config['api.public_host'] || config['api.host'];
 
+async function listen(rt: Runtime, app: FastifyInstance, port: number, path: string): Promise<string> {
+  await app.listen({ host: rt.config['api.host'], port });
+  const bound = (app.server.address() as { port: number }).port;
+  return `http://${publicHost(rt.config)}:${bound}${path}`;
+}
+
 /** Starts every API service this process serves and returns where each listens. */
 export async function startApis(rt: Runtime): Promise<RunningApi[]> {
   const policy = createEnforcer(rt.config);
-  const identity = createIdentityApp({ db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger });
-  await identity.listen({ host: rt.config['api.host'], port: rt.config['identity.port'] });
-  const port = (identity.server.address() as { port: number }).port;
-  return [{ name: 'keystone', type: 'identity', app: identity, url: `http://${publicHost(rt.config)}:${port}/v3/` }];
+  const shared = { db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger };
+  const identity = createIdentityApp(shared);
+  const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config)) });
+  return [
+    { name: 'keystone', type: 'identity', app: identity, url: await listen(rt, identity, rt.config['identity.port'], '/v3/') },
+    { name: 'glance', type: 'image', app: image, url: await listen(rt, image, rt.config['image.port'], '') },
+  ];
 }
 
 export async function runBootstrap(rt: Runtime, services: CatalogService[]): Promise<BootstrapResult> {

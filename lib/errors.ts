@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'Conflict'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
+  | 'RangeNotSatisfiable'
   | 'NotAcceptable'
   | 'ServiceUnavailable'
   | 'NotImplemented';
@@ -24,6 +25,7 @@ const statusOf: Record<ErrorKind, number> = {
   Conflict: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
+  RangeNotSatisfiable: 416,
   NotImplemented: 501,
   ServiceUnavailable: 503,
 };
@@ -46,6 +48,9 @@ export const forbidden = (message = 'You are not authorized to perform the reque
   new NuboError('Forbidden', message);
 export const notFound = (message: string) => new NuboError('NotFound', message);
 export const conflict = (message: string) => new NuboError('Conflict', message);
+export const payloadTooLarge = (message: string) => new NuboError('PayloadTooLarge', message);
+export const unsupportedMediaType = (message: string) => new NuboError('UnsupportedMediaType', message);
+export const rangeNotSatisfiable = (message = 'Requested range not satisfiable.') => new NuboError('RangeNotSatisfiable', message);
 export const notImplemented = (message = 'The action you have requested has not been implemented.') =>
   new NuboError('NotImplemented', message);
 export const serviceUnavailable = (message: string) => new NuboError('ServiceUnavailable', message);

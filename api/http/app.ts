@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/log.ts';
 import { errorHandler, notFoundHandler, type ServiceName } from './errors.ts';
 
@@ -20,13 +20,10 @@ export function createServiceApp({ service, logger, bodyLimit }: ServiceAppOptio
   const app = Fastify({
     loggerInstance: logger.child({ api: service }) as FastifyBaseLogger,
     genReqId: newRequestId,
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit,
-    ignoreTrailingSlash: true,
-    ignoreDuplicateSlashes: true,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: 1000, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
   });
 
   // JSON, tolerating an empty body (clients send DELETE/POST with Content-Type and no body).

@@ -14,6 +14,7 @@ const titles: Record<number, string> = {
   409: 'Conflict',
   413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
+  416: 'Requested Range Not Satisfiable',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
@@ -24,10 +25,16 @@ function identityBody(status: number, message: string) {
   return { error: { code: status, title: titles[status] ?? 'Error', message } };
 }
 
+/** Glance (webob's JSON error): {"code": "404 Not Found", "title", "message"}. */
+function imageBody(status: number, message: string) {
+  const title = titles[status] ?? 'Error';
+  return { code: `${status} ${title}`, title, message };
+}
+
 const bodies: Record<ServiceName, (status: number, message: string) => unknown> = {
   identity: identityBody,
   compute: identityBody,
-  image: identityBody,
+  image: imageBody,
   network: identityBody,
 };
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as identity001 from './001_identity.ts';
 import * as identity002 from './002_identity_credentials.ts';
 import * as identity003 from './003_identity_catalog_extras.ts';
+import * as image004 from './004_image.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: [string, Migration][] = [
   ['001_identity', identity001],
   ['002_identity_credentials', identity002],
   ['003_identity_catalog_extras', identity003],
+  ['004_image', image004],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
