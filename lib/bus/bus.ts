@@ -1,6 +1,6 @@
 /**
  * The message bus every Nubo process uses to coordinate. Two implementations
- * exist: RabbitMQ through amqplib (rabbitmq.ts) and an in-process one for the
+ * exist: RabbitMQ through amqplib (rabbitmq/) and an in-process one for the
  * all-in-one (memory.ts). One contract suite (test/integration/bus.test.ts)
  * runs against both.
  *

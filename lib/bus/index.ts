@@ -16,6 +16,6 @@ export interface BusOptions {
 export async function createBus(url: string, opts: BusOptions = {}): Promise<Bus> {
   if (!url) return createMemoryBus({ logger: opts.logger, callTimeoutMs: opts.callTimeoutMs });
   if (!/^amqps?:\/\//i.test(url)) throw new Error(`bus.url must be an amqp:// or amqps:// URL, or empty for the in-process bus (got ${url.split('@').pop()})`);
-  const { createRabbitBus } = await import('./rabbitmq.ts');
+  const { createRabbitBus } = await import('./rabbitmq/index.ts');
   return createRabbitBus(url, opts);
 }

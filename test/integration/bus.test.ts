@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { BusRemoteError, BusTimeoutError, type Bus, type Subscription } from '../../lib/bus/bus.ts';
 import { createMemoryBus } from '../../lib/bus/memory.ts';
-import { createRabbitBus, type RabbitBus } from '../../lib/bus/rabbitmq.ts';
+import { createRabbitBus, type RabbitBus } from '../../lib/bus/rabbitmq/index.ts';
 import { createLogger } from '../../lib/log.ts';
 
 const rabbitUrl = process.env.NUBO_TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
