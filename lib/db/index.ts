@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { migrationSource } from './migrations/index.ts';
+import { initEmbeddedCluster } from './pglite-initdb.ts';
 
 export type Db = Knex;
 
@@ -20,6 +21,12 @@ export function openDatabase({ url, dataDir, poolMax = 10 }: { url: string; data
     const dir = join(dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
     const release = lockEmbeddedDatabase(dir);
+    try {
+      initEmbeddedCluster(dir);
+    } catch (e) {
+      release();
+      throw e;
+    }
     connection = { filename: dir };
     const db = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, dialect: 'postgres', connection } as Knex.Config);
     releases.set(db, release);
