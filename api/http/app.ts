@@ -7,6 +7,8 @@ export interface ServiceAppOptions {
   service: ServiceName;
   logger: Logger;
   bodyLimit: number;
+  /** Route `/x/` as `/x` (Keystone does); Glance answers 404 for `/v2/images/`, so the image API turns it off. */
+  ignoreTrailingSlash?: boolean;
 }
 
 export const newRequestId = () => `req-${randomUUID()}`;
@@ -16,14 +18,14 @@ export const newRequestId = () => `req-${randomUUID()}`;
  * line and in `x-openstack-request-id`, JSON bodies with a size limit,
  * OpenStack error bodies, and a quiet access log.
  */
-export function createServiceApp({ service, logger, bodyLimit }: ServiceAppOptions): FastifyInstance {
+export function createServiceApp({ service, logger, bodyLimit, ignoreTrailingSlash = true }: ServiceAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger.child({ api: service }) as FastifyBaseLogger,
     genReqId: newRequestId,
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 1000, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    routerOptions: { maxParamLength: 1000, ignoreTrailingSlash, ignoreDuplicateSlashes: true },
   });
 
   // JSON, tolerating an empty body (clients send DELETE/POST with Content-Type and no body).

@@ -6,7 +6,7 @@ import { registerImage } from './index.ts';
 
 /** The Glance v2 API as a Fastify app, ready to listen or be injected into. */
 export function createImageApp(deps: Omit<ImageContext, 'validate'>): FastifyInstance {
-  const app = createServiceApp({ service: 'image', logger: deps.logger, bodyLimit: deps.config['api.max_body_bytes'] });
+  const app = createServiceApp({ service: 'image', logger: deps.logger, bodyLimit: deps.config['api.max_body_bytes'], ignoreTrailingSlash: false });
   registerImage(app, { ...deps, validate: createBodyValidator(loadSpec('image')) });
   return app;
 }

@@ -99,6 +99,7 @@ describe('Glance v2 images', () => {
     assert.equal((await patch(priv.body.id, [{ op: 'replace', path: '/name', value: 'mine' }], bob.token)).status, 404);
     assert.equal((await h.call('GET', `/v2/images/${priv.body.id}`, { token: h.adminToken })).status, 200);
     assert.equal((await h.call('GET', '/v2/images/nope', { token: bob.token })).status, 404);
+    assert.equal((await h.call('GET', '/v2/images/', { token: bob.token })).status, 404, 'an empty image id is not the list');
     assert.equal((await h.call('GET', `/v2/images/${priv.body.id}`, { token: null })).status, 401);
     // A community image of someone else is not in the default list, only with visibility=community.
     const bobList = await h.call('GET', '/v2/images?limit=1000', { token: bob.token });

@@ -17,9 +17,9 @@ export interface AllInOne {
   logs: any[];
   stop(): Promise<number | null>;
   /** Runs `openstack --os-cloud nubo <args>`; output parsed as JSON when args ask for `-f json`. */
-  openstack(args: string[], env?: NodeJS.ProcessEnv): any;
+  openstack(args: string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): any;
   /** Runs `openstack` with exactly the given environment, no cloud; returns status and output. */
-  openstackRaw(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string };
+  openstackRaw(args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): { status: number | null; stdout: string; stderr: string };
 }
 
 /**
@@ -76,8 +76,8 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
   const auth = clouds.clouds.nubo.auth;
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: cloudsFile, PYTHONWARNINGS: 'ignore' };
   for (const k of Object.keys(baseEnv)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete baseEnv[k];
-  const openstackRaw = (args: string[], env: NodeJS.ProcessEnv) => {
-    const r = spawnSync('openstack', args, { env: { ...env, PYTHONWARNINGS: 'ignore' }, encoding: 'utf8', timeout: 60_000 });
+  const openstackRaw = (args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000) => {
+    const r = spawnSync('openstack', args, { env: { ...env, PYTHONWARNINGS: 'ignore' }, encoding: 'utf8', timeout: timeoutMs });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   return {
@@ -93,8 +93,8 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
       }),
-    openstack(args, env = {}) {
-      const r = openstackRaw(['--os-cloud', 'nubo', ...args], { ...baseEnv, ...env });
+    openstack(args, env = {}, timeoutMs) {
+      const r = openstackRaw(['--os-cloud', 'nubo', ...args], { ...baseEnv, ...env }, timeoutMs);
       if (r.status !== 0) throw new Error(`openstack ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
       return args.includes('json') && r.stdout.trim() ? JSON.parse(r.stdout) : r.stdout;
     },

@@ -1,15 +1,18 @@
-// Runs Tempest's identity tests against a fresh Nubo all-in-one.
+// Runs Tempest's API tests for the services Nubo serves against a fresh all-in-one.
+// Each suite (identity: tempest.api.identity, image: tempest.api.image) has its
+// list of tests that pass, <suite>-passing.txt, and of those that fail, <suite>-failing.txt.
 //
-//   node --import tsx test/tempest/run.ts             guard: only the tests in identity-passing.txt;
+//   node --import tsx test/tempest/run.ts             guard: only the tests in the passing lists;
 //                                                      exits 1 unless every one of them passes
-//   node --import tsx test/tempest/run.ts --update    every tempest.api.identity test; rewrites
-//                                                      identity-passing.txt and identity-failing.txt
+//   node --import tsx test/tempest/run.ts --update    every test of the suites; rewrites their
+//                                                      passing and failing lists
 //
-// Options: --concurrency N (2), --verbose (stream Tempest's output), --keep (keep the
-// workspace even when all is well), --json FILE (write the results as JSON),
-// --regex R (with --update: another selection than ^tempest\.api\.identity; the lists
-// are then not rewritten), --timeout SECONDS (for the Tempest run; 1500),
-// --auth-url URL --password PW (test a cloud that is already running).
+// Options: --suite NAME (repeatable; all suites by default), --concurrency N (2),
+// --verbose (stream Tempest's output), --keep (keep the workspace even when all is
+// well), --json FILE (write the results as JSON), --regex R (with --update: another
+// selection than the suites'; the lists are then not rewritten), --timeout SECONDS
+// (for the Tempest run; 1500), --auth-url URL --password PW (test a cloud that is
+// already running).
 //
 // Test ids in the lists are Tempest's ids without the attribute suffix
 // (`…UsersV3TestJSON.test_user_update`, not `…test_user_update[id-…]`).
@@ -22,9 +25,15 @@ import { startAllInOne, type AllInOne } from '../support/all-in-one.ts';
 import { tempestNuboEnv, writeTempestWorkspace } from './write-config.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-export const PASSING_FILE = join(here, 'identity-passing.txt');
-export const FAILING_FILE = join(here, 'identity-failing.txt');
-const IDENTITY_REGEX = '^tempest\\.api\\.identity';
+/** Each suite: the Tempest tests it covers. */
+export const SUITES = {
+  identity: '^tempest\\.api\\.identity',
+  image: '^tempest\\.api\\.image',
+} as const;
+export type Suite = keyof typeof SUITES;
+export const passingFile = (suite: Suite) => join(here, `${suite}-passing.txt`);
+export const failingFile = (suite: Suite) => join(here, `${suite}-failing.txt`);
+const suitesRegex = (suites: Suite[]) => suites.map((s) => SUITES[s]).join('|');
 const PYTHON = '/usr/bin/python3';
 
 export type Status = 'pass' | 'fail' | 'skip' | 'missing';
@@ -36,6 +45,7 @@ export interface TestResult {
 }
 export interface RunResults {
   mode: 'guard' | 'update';
+  suites: Suite[];
   workspace: string;
   seconds: number;
   counts: Record<Status, number>;
@@ -144,8 +154,8 @@ function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, in
   return r;
 }
 
-function listTests(ws: string, env: NodeJS.ProcessEnv, configFile: string): string[] {
-  const r = sh('tempest', ['run', '--config-file', configFile, '--list-tests', '--regex', IDENTITY_REGEX], ws, env);
+function listTests(ws: string, env: NodeJS.ProcessEnv, configFile: string, regex: string): string[] {
+  const r = sh('tempest', ['run', '--config-file', configFile, '--list-tests', '--regex', regex], ws, env);
   if (r.status !== 0) throw new Error(`tempest run --list-tests failed (${r.status}):\n${r.stderr}`);
   return r.stdout
     .toString()
@@ -280,6 +290,7 @@ async function stopAll() {
 
 export interface RunOptions {
   update: boolean;
+  suites: Suite[];
   concurrency: number;
   verbose: boolean;
   keep: boolean;
@@ -327,21 +338,21 @@ export async function run(o: RunOptions): Promise<RunResults> {
     const init = sh('stestr', ['init'], ws, env);
     if (init.status !== 0) throw new Error(`stestr init failed:\n${init.stderr}`);
 
-    const all = listTests(ws, env, configFile);
-    if (all.length === 0) throw new Error('Tempest lists no identity tests');
+    const all = listTests(ws, env, configFile, suitesRegex(o.suites));
+    if (all.length === 0) throw new Error(`Tempest lists no tests for ${o.suites.join(', ')}`);
     const fullByBase = new Map(all.map((id) => [baseId(id), id]));
 
     let selected: string[];
     let unknown: string[] = [];
     const args = ['run', '--config-file', configFile, '--concurrency', String(o.concurrency)];
     if (o.update) {
-      const regex = o.regex ?? IDENTITY_REGEX;
+      const regex = o.regex ?? suitesRegex(o.suites);
       const re = new RegExp(regex);
       selected = [...fullByBase.keys()].filter((id) => re.test(id));
       args.push('--regex', regex);
     } else {
-      const listed = [...new Set(readList(PASSING_FILE))];
-      if (listed.length === 0) throw new Error(`${PASSING_FILE} lists no tests; run with --update first`);
+      const listed = [...new Set(o.suites.flatMap((suite) => readList(passingFile(suite))))];
+      if (listed.length === 0) throw new Error(`the passing lists of ${o.suites.join(', ')} hold no tests; run with --update first`);
       unknown = listed.filter((id) => !fullByBase.has(id));
       selected = listed.filter((id) => fullByBase.has(id));
       const loadList = join(ws, 'load-list.txt');
@@ -357,6 +368,7 @@ export async function run(o: RunOptions): Promise<RunResults> {
     for (const t of tests) counts[t.status]++;
     results = {
       mode: o.update ? 'update' : 'guard',
+      suites: o.suites,
       workspace: ws,
       seconds: Math.round((Date.now() - t0) / 1000),
       counts,
@@ -391,7 +403,7 @@ function group(items: TestResult[]): [string, string[]][] {
 
 export function printSummary(r: RunResults) {
   const c = r.counts;
-  console.log(`\nTempest identity (${r.mode}): ${c.pass} passed, ${c.fail} failed, ${c.skip} skipped, ${c.missing} without result — ${r.seconds} s`);
+  console.log(`\nTempest ${r.suites.join(' + ')} (${r.mode}): ${c.pass} passed, ${c.fail} failed, ${c.skip} skipped, ${c.missing} without result — ${r.seconds} s`);
   if (r.unknown.length) console.log(`\nlisted but unknown to Tempest (${r.unknown.length}):\n  ${r.unknown.join('\n  ')}`);
   const failed = r.tests.filter((t) => t.status === 'fail' || t.status === 'missing');
   if (failed.length) {
@@ -415,26 +427,31 @@ export function printSummary(r: RunResults) {
   }
 }
 
+/** Rewrites each suite's passing and failing lists from an --update run. */
 function writeLists(r: RunResults) {
-  const sorted = (xs: string[]) => [...xs].sort();
-  const passed = sorted(r.tests.filter((t) => t.status === 'pass').map((t) => t.id));
-  writeFileSync(PASSING_FILE, passed.join('\n') + (passed.length ? '\n' : ''));
-  const failing = r.tests
-    .filter((t) => t.status === 'fail' || t.status === 'missing')
-    .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((t) => `${t.id} -- ${t.reason}`);
-  writeFileSync(
-    FAILING_FILE,
-    `# Written by \`node --import tsx test/tempest/run.ts --update\`: Tempest identity tests that fail, each with\n` +
-      `# the exception that ended it. ${r.counts.pass} passed, ${r.counts.fail + r.counts.missing} failed, ${r.counts.skip} skipped.\n` +
-      failing.join('\n') +
-      (failing.length ? '\n' : ''),
-  );
-  console.log(`\nwrote ${PASSING_FILE} (${passed.length}) and ${FAILING_FILE} (${failing.length})`);
+  for (const suite of r.suites) {
+    const re = new RegExp(SUITES[suite]);
+    const tests = r.tests.filter((t) => re.test(t.id));
+    const count = (...st: Status[]) => tests.filter((t) => st.includes(t.status)).length;
+    const passed = tests.filter((t) => t.status === 'pass').map((t) => t.id).sort();
+    writeFileSync(passingFile(suite), passed.join('\n') + (passed.length ? '\n' : ''));
+    const failing = tests
+      .filter((t) => t.status === 'fail' || t.status === 'missing')
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((t) => `${t.id} -- ${t.reason}`);
+    writeFileSync(
+      failingFile(suite),
+      `# Written by \`node --import tsx test/tempest/run.ts --update\`: Tempest ${suite} tests that fail, each with\n` +
+        `# the exception that ended it. ${count('pass')} passed, ${count('fail', 'missing')} failed, ${count('skip')} skipped.\n` +
+        failing.join('\n') +
+        (failing.length ? '\n' : ''),
+    );
+    console.log(`\nwrote ${passingFile(suite)} (${passed.length}) and ${failingFile(suite)} (${failing.length})`);
+  }
 }
 
 function parseArgs(argv: string[]): RunOptions {
-  const o: RunOptions = { update: false, concurrency: 2, verbose: false, keep: false, timeoutSec: 1500 };
+  const o: RunOptions = { update: false, suites: [], concurrency: 2, verbose: false, keep: false, timeoutSec: 1500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -448,11 +465,17 @@ function parseArgs(argv: string[]): RunOptions {
     else if (a === '--concurrency') o.concurrency = Number(value());
     else if (a === '--timeout') o.timeoutSec = Number(value());
     else if (a === '--regex') o.regex = value();
+    else if (a === '--suite') {
+      const suite = value();
+      if (!(suite in SUITES)) throw new Error(`unknown suite ${suite}; suites: ${Object.keys(SUITES).join(', ')}`);
+      o.suites.push(suite as Suite);
+    }
     else if (a === '--json') o.json = resolve(value());
     else if (a === '--auth-url') o.authUrl = value();
     else if (a === '--password') o.password = value();
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!o.suites.length) o.suites = Object.keys(SUITES) as Suite[];
   return o;
 }
 

@@ -88,11 +88,29 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       immutable_user_source: false,
     },
     'service-clients': { http_timeout: o.httpTimeout ?? 60, proxy_url: '' },
-    // Nubo has only identity so far. (Tempest has no keystone option: identity is always assumed.)
+    image: {
+      catalog_type: 'image',
+      region: o.region ?? 'RegionOne',
+      endpoint_type: 'publicURL',
+      build_timeout: 60,
+      build_interval: 1,
+      container_formats: 'bare,ami,ari,aki,ovf,ova,docker,compressed',
+      disk_formats: 'qcow2,raw,ami,ari,aki,vhd,vmdk,vdi,iso,vhdx,ploop',
+      image_caching_enabled: false,
+    },
+    'image-feature-enabled': {
+      api_v2: true,
+      api_v1: false,
+      // glance-direct import (stage, then import); locations are not exposed.
+      import_image: true,
+      os_glance_reserved: true,
+      manage_locations: false,
+    },
+    // Identity and image so far. (Tempest has no keystone option: identity is always assumed.)
     service_available: {
       keystone: true,
       nova: false,
-      glance: false,
+      glance: true,
       neutron: false,
       cinder: false,
       swift: false,

@@ -26,4 +26,6 @@ export function registerImageVersionRoutes(app: FastifyInstance): void {
   app.get('/', async (request, reply) => reply.code(300).send(versionList(request)));
   app.get('/versions', async (request) => versionList(request));
   app.get('/v2', async (request) => versionList(request));
+  app.get('/v2/', async (request) => versionList(request));
+  app.get('/versions/', async (request) => versionList(request));
 }
