@@ -351,6 +351,230 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/images/{image_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        /** List an image's members: the owner sees them all, a member only its own membership (403 unless the image is shared) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The memberships the caller may see */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImageMemberList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Share a shared image with a project (owner only; 403 unless the image is shared, 409 when already a member, 413 beyond the member quota) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ImageMemberCreateRequest"];
+                };
+            };
+            responses: {
+                /** @description The new membership, pending */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImageMember"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/images/{image_id}/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        /** Show a membership (404 when the caller may not see it) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    member_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The membership */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImageMember"];
+                    };
+                };
+            };
+        };
+        /** Set a membership's status (the member project itself, or an admin; never the owner) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    member_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ImageMemberUpdateRequest"];
+                };
+            };
+            responses: {
+                /** @description The membership */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImageMember"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Stop sharing the image with a project (owner only) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    member_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/member": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of an image member */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of an image member list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -448,6 +672,37 @@ export interface components {
             path: string;
             value?: unknown;
         }[];
+        ImageMember: {
+            /** @description An identifier for the image member (tenantId) */
+            member_id?: string;
+            /** @description An identifier for the image */
+            image_id?: components["schemas"]["Uuid"];
+            /** @description Date and time of image member creation */
+            created_at?: string;
+            /** @description Date and time of last modification of image member */
+            updated_at?: string;
+            /**
+             * @description The status of this image member
+             * @enum {string}
+             */
+            status?: "pending" | "accepted" | "rejected";
+            readonly schema?: string;
+        };
+        ImageMemberList: {
+            members: components["schemas"]["ImageMember"][];
+            schema: string;
+        };
+        ImageMemberCreateRequest: {
+            /** @description The project to share the image with */
+            member: string;
+        };
+        ImageMemberUpdateRequest: {
+            /**
+             * @description The member's answer to the share
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "rejected";
+        };
     };
     responses: never;
     parameters: never;

@@ -3,10 +3,12 @@ import type { ImageContext } from './context.ts';
 import { registerImageVersionRoutes } from './version/routes.ts';
 import { registerSchemaRoutes } from './schemas/routes.ts';
 import { registerImageRoutes } from './images/routes.ts';
+import { registerMemberRoutes } from './members/routes.ts';
 
 /** Mounts every Glance v2 route on an app made by createServiceApp. */
 export function registerImage(app: FastifyInstance, ctx: ImageContext): void {
   registerImageVersionRoutes(app);
   registerSchemaRoutes(app, ctx);
   registerImageRoutes(app, ctx);
+  registerMemberRoutes(app, ctx);
 }

@@ -50,6 +50,7 @@ export const options = {
   'image.image_size_total': { type: 'integer', default: 1048576, min: -1, doc: 'MiB of image data a project may store, unless a Keystone limit says otherwise; -1 is unlimited.' },
   'image.image_stage_total': { type: 'integer', default: 1048576, min: -1, doc: 'MiB of staged (not yet imported) data a project may hold, unless a Keystone limit says otherwise; -1 is unlimited.' },
   'image.image_count_uploading': { type: 'integer', default: 10, min: -1, doc: 'Uploads and imports a project may have in progress at once, unless a Keystone limit says otherwise; -1 is unlimited.' },
+  'image.image_member_quota': { type: 'integer', default: 128, min: -1, doc: 'Projects an image may be shared with (Glance\'s image_member_quota); -1 is unlimited.' },
   'image.upload_stale_seconds': { type: 'integer', default: 60, min: 5, doc: 'An upload whose writer has not been heard from for this long is abandoned: the image goes back to queued and its partial data is removed.' },
   policy_file: { type: 'string', default: '', doc: 'YAML file of policy rules overriding the defaults (oslo.policy syntax).' },
   clouds_yaml: { type: 'string', default: '~/.config/openstack/clouds.yaml', doc: 'Where the all-in-one writes the `nubo` cloud entry (merged into an existing file); empty disables.' },
