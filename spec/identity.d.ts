@@ -2403,6 +2403,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/limits/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The limit enforcement model (always flat) */
+        get: operations["showLimitModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/registered_limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listRegisteredLimits"];
+        put?: never;
+        /** Creates one or more registered limits, all or none */
+        post: operations["createRegisteredLimits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/registered_limits/{registered_limit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registered_limit_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showRegisteredLimit"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteRegisteredLimit"];
+        options?: never;
+        head?: never;
+        patch: operations["updateRegisteredLimit"];
+        trace?: never;
+    };
+    "/v3/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limits; a domain- or project-scoped caller without admin sees only its own */
+        get: operations["listLimits"];
+        put?: never;
+        /** Creates one or more limits, all or none */
+        post: operations["createLimits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/limits/{limit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                limit_id: string;
+            };
+            cookie?: never;
+        };
+        get: operations["showLimit"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteLimit"];
+        options?: never;
+        head?: never;
+        /** Changes a limit's resource_limit or description */
+        patch: operations["updateLimit"];
+        trace?: never;
+    };
     "/v3/OS-OAUTH1/consumers": {
         parameters: {
             query?: never;
@@ -3348,6 +3437,104 @@ export interface components {
                 self: string;
                 previous: null | string;
                 next: null | string;
+            };
+        };
+        /** @description A limit; -1 means unlimited. */
+        LimitValue: number;
+        LimitIdString: string;
+        LimitResourceName: string;
+        RegisteredLimitsCreateRequest: {
+            registered_limits: {
+                service_id: components["schemas"]["LimitIdString"];
+                region_id?: null | string;
+                resource_name: components["schemas"]["LimitResourceName"];
+                default_limit: components["schemas"]["LimitValue"];
+                description?: null | string;
+            }[];
+        };
+        RegisteredLimitUpdateRequest: {
+            registered_limit: {
+                service_id?: components["schemas"]["LimitIdString"];
+                region_id?: null | string;
+                resource_name?: components["schemas"]["LimitResourceName"];
+                default_limit?: components["schemas"]["LimitValue"];
+                description?: null | string;
+            };
+        };
+        LimitsCreateRequest: {
+            limits: ({
+                project_id?: components["schemas"]["LimitIdString"];
+                domain_id?: components["schemas"]["LimitIdString"];
+                service_id: components["schemas"]["LimitIdString"];
+                region_id?: string;
+                resource_name: components["schemas"]["LimitResourceName"];
+                resource_limit: components["schemas"]["LimitValue"];
+                description?: null | string;
+            } & (unknown | unknown))[];
+        };
+        LimitUpdateRequest: {
+            limit: {
+                resource_limit?: components["schemas"]["LimitValue"];
+                description?: null | string;
+            };
+        };
+        RegisteredLimit: {
+            id: string;
+            service_id: string;
+            region_id: null | string;
+            resource_name: string;
+            default_limit: number;
+            description: null | string;
+            links: {
+                self: string;
+            };
+        };
+        RegisteredLimitShow: {
+            registered_limit: components["schemas"]["RegisteredLimit"];
+        };
+        RegisteredLimitsCreated: {
+            registered_limits: components["schemas"]["RegisteredLimit"][];
+        };
+        RegisteredLimitList: {
+            registered_limits: components["schemas"]["RegisteredLimit"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
+        Limit: {
+            id: string;
+            project_id: null | string;
+            domain_id: null | string;
+            service_id: string;
+            region_id: null | string;
+            resource_name: string;
+            resource_limit: number;
+            description: null | string;
+            links: {
+                self: string;
+            };
+        };
+        LimitShow: {
+            limit: components["schemas"]["Limit"];
+        };
+        LimitsCreated: {
+            limits: components["schemas"]["Limit"][];
+        };
+        LimitList: {
+            limits: components["schemas"]["Limit"][];
+            links: {
+                self: string;
+                previous: null | string;
+                next: null | string;
+            };
+        };
+        LimitModelShow: {
+            model: {
+                /** @enum {string} */
+                name: "flat" | "strict_two_level";
+                description: string;
             };
         };
         ConsumerCreateRequest: {
@@ -6119,6 +6306,372 @@ export interface operations {
                 content?: never;
             };
             /** @description Not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showLimitModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitModelShow"];
+                };
+            };
+        };
+    };
+    listRegisteredLimits: {
+        parameters: {
+            query?: {
+                service_id?: string;
+                region_id?: string;
+                resource_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Registered limits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredLimitList"];
+                };
+            };
+        };
+    };
+    createRegisteredLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisteredLimitsCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredLimitsCreated"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A registered limit for that service */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showRegisteredLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registered_limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registered limit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredLimitShow"];
+                };
+            };
+            /** @description Could not find registered limit */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteRegisteredLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registered_limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Limits refer to the registered limit */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find registered limit */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateRegisteredLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registered_limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisteredLimitUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredLimitShow"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Limits refer to the registered limit */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find registered limit */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A registered limit for that service */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    listLimits: {
+        parameters: {
+            query?: {
+                service_id?: string;
+                region_id?: string;
+                resource_name?: string;
+                project_id?: string;
+                domain_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Limits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitList"];
+                };
+            };
+        };
+    };
+    createLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitsCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsCreated"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No registered limit for that service */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The project or domain has a limit for that registered limit */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    showLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The limit */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitShow"];
+                };
+            };
+            /** @description Could not find limit */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deleteLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find limit */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    updateLimit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                limit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitUpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitShow"];
+                };
+            };
+            /** @description Invalid body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not find limit */
             404: {
                 headers: {
                     [name: string]: unknown;

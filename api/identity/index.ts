@@ -17,6 +17,7 @@ import { registerOAuth1ConsumerRoutes } from './oauth1/routes.ts';
 import { registerPolicyRoutes } from './policies/routes.ts';
 import { registerEndpointGroupRoutes } from './endpoint-groups/routes.ts';
 import { registerDomainConfigRoutes } from './domain-config/routes.ts';
+import { registerLimitRoutes } from './limits/routes.ts';
 
 /** Mounts every Keystone v3 route on an app made by createServiceApp. */
 export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): void {
@@ -45,4 +46,5 @@ export function registerIdentity(app: FastifyInstance, ctx: IdentityContext): vo
   registerPolicyRoutes(app, ctx);
   registerEndpointGroupRoutes(app, ctx);
   registerDomainConfigRoutes(app, ctx);
+  registerLimitRoutes(app, ctx);
 }

@@ -312,6 +312,29 @@ const domainConfigs: Record<string, Entry> = {
   'identity:get_domain_config_default': [SYSTEM_READER, ADMIN_REQUIRED],
 };
 
+// keystone/common/policies/registered_limit.py and limit.py. Zed's rules are
+// system-scoped with no deprecated rule, so a project-scoped admin could not
+// manage limits; rule:admin_required (the rule before Stein, and again from
+// Keystone 2024.1 on) stands in as the deprecated rule here, so that the
+// project admin manages limits as it manages the rest. identityPolicyNewDefaults
+// keeps Zed's rules alone.
+const LIMIT_READER =
+  `(${SYSTEM_READER}) or (domain_id:%(target.limit.domain.id)s or domain_id:%(target.limit.project.domain_id)s) or ` +
+  '(project_id:%(target.limit.project_id)s and not None:%(target.limit.project_id)s)';
+const limits: Record<string, Entry> = {
+  'identity:get_registered_limit': [''],
+  'identity:list_registered_limits': [''],
+  'identity:create_registered_limits': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:update_registered_limit': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_registered_limit': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:get_limit_model': [''],
+  'identity:get_limit': [LIMIT_READER, ADMIN_REQUIRED],
+  'identity:list_limits': [''],
+  'identity:create_limits': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:update_limit': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+  'identity:delete_limit': [SYSTEM_ADMIN, ADMIN_REQUIRED],
+};
+
 const entries: Record<string, Entry> = {
   ...base,
   ...tokens,
@@ -335,6 +358,7 @@ const entries: Record<string, Entry> = {
   ...endpointGroups,
   ...projectEndpoints,
   ...domainConfigs,
+  ...limits,
 };
 
 /** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */

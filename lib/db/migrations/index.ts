@@ -3,6 +3,7 @@ import * as identity001 from './001_identity.ts';
 import * as identity002 from './002_identity_credentials.ts';
 import * as identity003 from './003_identity_catalog_extras.ts';
 import * as image004 from './004_image.ts';
+import * as identity005 from './005_identity_limits.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const migrations: [string, Migration][] = [
   ['002_identity_credentials', identity002],
   ['003_identity_catalog_extras', identity003],
   ['004_image', image004],
+  ['005_identity_limits', identity005],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
