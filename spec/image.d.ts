@@ -575,6 +575,1206 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/metadefs/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List namespaces (limit/marker/sort_key/sort_dir, visibility and resource_types filters) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    marker?: string;
+                    sort_key?: string;
+                    sort_dir?: "asc" | "desc";
+                    visibility?: "public" | "private";
+                    /** @description Comma-separated resource type names */
+                    resource_types?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of namespaces, with their resource type associations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefNamespaceList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a namespace, with objects, properties, tags and resource type associations if given (409 if the name is taken) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefNamespace"];
+                };
+            };
+            responses: {
+                /** @description The namespace (Location names it) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefNamespace"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+            };
+            cookie?: never;
+        };
+        /** Show a namespace with its objects, properties, tags and resource type associations */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Prefix property names with this association's prefix */
+                    resource_type?: string;
+                };
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The namespace */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefNamespace"];
+                    };
+                };
+            };
+        };
+        /** Update (or rename) a namespace; omitted attributes go back to their defaults */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefNamespace"];
+                };
+            };
+            responses: {
+                /** @description The namespace */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefNamespace"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a namespace and all it holds (403 while protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/objects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+            };
+            cookie?: never;
+        };
+        /** List a namespace's objects */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The objects */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefObjectList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an object */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefObject"];
+                };
+            };
+            responses: {
+                /** @description The object */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefObject"];
+                    };
+                };
+            };
+        };
+        /** Delete every object of the namespace (403 while it is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+                object_name: string;
+            };
+            cookie?: never;
+        };
+        /** Show an object */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    object_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The object */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefObject"];
+                    };
+                };
+            };
+        };
+        /** Update (or rename) an object */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    object_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefObject"];
+                };
+            };
+            responses: {
+                /** @description The object */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefObject"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete an object (403 while the namespace is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    object_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/properties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+            };
+            cookie?: never;
+        };
+        /** List a namespace's properties, keyed by name */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The properties */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefPropertyList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a property */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefProperty"];
+                };
+            };
+            responses: {
+                /** @description The property */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefProperty"];
+                    };
+                };
+            };
+        };
+        /** Delete every property of the namespace (403 while it is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+                property_name: string;
+            };
+            cookie?: never;
+        };
+        /** Show a property */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The property name carries this association's prefix */
+                    resource_type?: string;
+                };
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    property_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The property */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefProperty"];
+                    };
+                };
+            };
+        };
+        /** Update (or rename) a property */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    property_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefProperty"];
+                };
+            };
+            responses: {
+                /** @description The property */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefProperty"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a property (403 while the namespace is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    property_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+            };
+            cookie?: never;
+        };
+        /** List a namespace's tags */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    marker?: string;
+                    sort_key?: string;
+                    sort_dir?: "asc" | "desc";
+                };
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefTagList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create tags; they replace the namespace's tags unless X-Openstack-Append is true */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "X-Openstack-Append"?: boolean;
+                };
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefTagList"];
+                };
+            };
+            responses: {
+                /** @description The tags created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefTagList"];
+                    };
+                };
+            };
+        };
+        /** Delete every tag of the namespace (403 while it is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+                tag_name: string;
+            };
+            cookie?: never;
+        };
+        /** Show a tag */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    tag_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tag */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefTag"];
+                    };
+                };
+            };
+        };
+        /** Rename a tag */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    tag_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefTag"];
+                };
+            };
+            responses: {
+                /** @description The tag */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefTag"];
+                    };
+                };
+            };
+        };
+        /** Create a tag (no body) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    tag_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tag */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefTag"];
+                    };
+                };
+            };
+        };
+        /** Delete a tag (403 while the namespace is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    tag_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/resource_types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List resource types */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The resource types */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefResourceTypeList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/resource_types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+            };
+            cookie?: never;
+        };
+        /** List a namespace's resource type associations */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The associations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefResourceTypeAssociationList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Associate a resource type (created if unknown) with the namespace */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MetadefResourceTypeAssociation"];
+                };
+            };
+            responses: {
+                /** @description The association */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MetadefResourceTypeAssociation"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/metadefs/namespaces/{namespace_name}/resource_types/{resource_type_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                namespace_name: string;
+                resource_type_name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove an association (403 while the namespace is protected) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    namespace_name: string;
+                    resource_type_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/namespace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a namespace */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a namespace list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/object": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of an object */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/objects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of an object list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/property": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a property */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/properties": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a property list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/tag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a tag */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a tag list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/resource_type": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a resource type association */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/schemas/metadefs/resource_types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The JSON schema of a resource type association list */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -702,6 +1902,194 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "accepted" | "rejected";
+        };
+        MetadefPositiveInteger: number;
+        /** @default 0 */
+        MetadefPositiveIntegerDefault0: number;
+        MetadefStringArray: string[];
+        /** @enum {string} */
+        MetadefPropertyType: "array" | "boolean" | "integer" | "number" | "object" | "string";
+        /** @description A property definition (a JSON schema fragment) as it stands in a namespace's or an object's `properties`, keyed by its name. */
+        MetadefPropertyDefinition: {
+            name?: string;
+            title: string;
+            description?: string;
+            operators?: string[];
+            type: components["schemas"]["MetadefPropertyType"];
+            required?: components["schemas"]["MetadefStringArray"];
+            minimum?: number;
+            maximum?: number;
+            maxLength?: components["schemas"]["MetadefPositiveInteger"];
+            minLength?: components["schemas"]["MetadefPositiveIntegerDefault0"];
+            /** Format: regex */
+            pattern?: string;
+            enum?: unknown[];
+            readonly?: boolean;
+            default?: unknown;
+            items?: {
+                type?: components["schemas"]["MetadefPropertyType"];
+                enum?: unknown[];
+            };
+            maxItems?: components["schemas"]["MetadefPositiveInteger"];
+            minItems?: components["schemas"]["MetadefPositiveIntegerDefault0"];
+            /** @default false */
+            uniqueItems: boolean;
+            additionalItems?: boolean;
+        };
+        /** @description Property definitions keyed by property name. */
+        MetadefPropertyMap: {
+            [key: string]: components["schemas"]["MetadefPropertyDefinition"];
+        };
+        /** @description A property definition on its own, with its name. */
+        MetadefProperty: {
+            name: string;
+            title: string;
+            description?: string;
+            operators?: string[];
+            type: components["schemas"]["MetadefPropertyType"];
+            required?: components["schemas"]["MetadefStringArray"];
+            minimum?: number;
+            maximum?: number;
+            maxLength?: components["schemas"]["MetadefPositiveInteger"];
+            minLength?: components["schemas"]["MetadefPositiveIntegerDefault0"];
+            /** Format: regex */
+            pattern?: string;
+            enum?: unknown[];
+            readonly?: boolean;
+            default?: unknown;
+            items?: {
+                type?: components["schemas"]["MetadefPropertyType"];
+                enum?: unknown[];
+            };
+            maxItems?: components["schemas"]["MetadefPositiveInteger"];
+            minItems?: components["schemas"]["MetadefPositiveIntegerDefault0"];
+            /** @default false */
+            uniqueItems: boolean;
+            additionalItems?: boolean;
+        };
+        MetadefPropertyList: {
+            properties: components["schemas"]["MetadefPropertyMap"];
+        };
+        MetadefObject: {
+            name: string;
+            description?: string;
+            required?: components["schemas"]["MetadefStringArray"];
+            properties?: components["schemas"]["MetadefPropertyMap"];
+            readonly schema?: string;
+            readonly self?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of object creation
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of the last object modification
+             */
+            readonly updated_at?: string;
+        };
+        MetadefObjectList: {
+            objects: components["schemas"]["MetadefObject"][];
+            schema: string;
+        };
+        MetadefTag: {
+            name: string;
+            /**
+             * Format: date-time
+             * @description Date and time of tag creation
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of the last tag modification
+             */
+            readonly updated_at?: string;
+        };
+        /** @description Tags as listed, and the body that creates several at once. */
+        MetadefTagList: {
+            tags?: {
+                name: string;
+            }[];
+        };
+        MetadefResourceTypeAssociation: {
+            /** @description Resource type names should be aligned with Heat resource types whenever possible: https://docs.openstack.org/heat/latest/template_guide/openstack.html */
+            name: string;
+            /** @description Specifies the prefix to use for the given resource type. Any properties in the namespace should be prefixed with this prefix when being applied to the specified resource type. Must include prefix separator (e.g. a colon :). */
+            prefix?: string;
+            /** @description Some resource types allow more than one key / value pair per instance.  For example, Cinder allows user and image metadata on volumes. Only the image properties metadata is evaluated by Nova (scheduling or drivers). This property allows a namespace target to remove the ambiguity. */
+            properties_target?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of resource type association
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of the last resource type association modification
+             */
+            readonly updated_at?: string;
+        };
+        MetadefResourceTypeAssociationList: {
+            resource_type_associations: components["schemas"]["MetadefResourceTypeAssociation"][];
+        };
+        MetadefResourceTypeList: {
+            resource_types: {
+                name: string;
+                /** Format: date-time */
+                created_at?: string;
+                /** Format: date-time */
+                updated_at?: string;
+            }[];
+        };
+        MetadefNamespace: {
+            /** @description The unique namespace text. */
+            namespace: string;
+            /** @description The user friendly name for the namespace. Used by UI if available. */
+            display_name?: string;
+            /** @description Provides a user friendly description of the namespace. */
+            description?: string;
+            /**
+             * @description Scope of namespace accessibility.
+             * @enum {string}
+             */
+            visibility?: "public" | "private";
+            /** @description If true, namespace will not be deletable. */
+            protected?: boolean;
+            /** @description Owner of the namespace. */
+            owner?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of namespace creation
+             */
+            readonly created_at?: string;
+            /**
+             * Format: date-time
+             * @description Date and time of the last namespace modification
+             */
+            readonly updated_at?: string;
+            readonly schema?: string;
+            readonly self?: string;
+            resource_type_associations?: {
+                name: string;
+                prefix?: string;
+                properties_target?: string;
+            }[];
+            properties?: components["schemas"]["MetadefPropertyMap"];
+            objects?: {
+                name: string;
+                description?: string;
+                required?: components["schemas"]["MetadefStringArray"];
+                properties?: components["schemas"]["MetadefPropertyMap"];
+            }[];
+            tags?: {
+                name: string;
+            }[];
+        };
+        MetadefNamespaceList: {
+            namespaces: components["schemas"]["MetadefNamespace"][];
+            first: string;
+            next?: string;
+            schema: string;
         };
     };
     responses: never;

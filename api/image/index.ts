@@ -3,6 +3,7 @@ import type { ImageContext } from './context.ts';
 import { registerImageVersionRoutes } from './version/routes.ts';
 import { registerSchemaRoutes } from './schemas/routes.ts';
 import { registerImageRoutes } from './images/routes.ts';
+import { registerMetadefRoutes } from './metadefs/routes.ts';
 import { registerMemberRoutes } from './members/routes.ts';
 
 /** Mounts every Glance v2 route on an app made by createServiceApp. */
@@ -10,5 +11,6 @@ export function registerImage(app: FastifyInstance, ctx: ImageContext): void {
   registerImageVersionRoutes(app);
   registerSchemaRoutes(app, ctx);
   registerImageRoutes(app, ctx);
+  registerMetadefRoutes(app, ctx);
   registerMemberRoutes(app, ctx);
 }

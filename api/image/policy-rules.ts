@@ -17,6 +17,43 @@ const ADMIN = 'role:admin';
 const ADMIN_OR_PROJECT_MEMBER = `${ADMIN} or (${PROJECT_MEMBER})`;
 const ADMIN_OR_PROJECT_READER = `${ADMIN} or (${PROJECT_READER})`;
 
+/**
+ * Glance's metadefs rules (glance/policies/metadef.py). The target is the
+ * namespace: `project_id` its owner and `visibility` its visibility, or only
+ * the caller's `project_id` where no namespace is involved.
+ */
+const ADMIN_OR_READER_OF_NAMESPACE = `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`;
+const metadefPolicyDefaults: Record<string, string> = {
+  metadef_default: '',
+  metadef_admin: ADMIN,
+  get_metadef_namespace: ADMIN_OR_READER_OF_NAMESPACE,
+  get_metadef_namespaces: ADMIN_OR_PROJECT_READER,
+  modify_metadef_namespace: 'rule:metadef_admin',
+  add_metadef_namespace: 'rule:metadef_admin',
+  delete_metadef_namespace: 'rule:metadef_admin',
+  get_metadef_object: ADMIN_OR_READER_OF_NAMESPACE,
+  get_metadef_objects: ADMIN_OR_READER_OF_NAMESPACE,
+  modify_metadef_object: 'rule:metadef_admin',
+  add_metadef_object: 'rule:metadef_admin',
+  delete_metadef_object: 'rule:metadef_admin',
+  list_metadef_resource_types: ADMIN_OR_READER_OF_NAMESPACE,
+  get_metadef_resource_type: ADMIN_OR_READER_OF_NAMESPACE,
+  add_metadef_resource_type_association: 'rule:metadef_admin',
+  remove_metadef_resource_type_association: 'rule:metadef_admin',
+  get_metadef_property: ADMIN_OR_READER_OF_NAMESPACE,
+  get_metadef_properties: ADMIN_OR_READER_OF_NAMESPACE,
+  modify_metadef_property: 'rule:metadef_admin',
+  add_metadef_property: 'rule:metadef_admin',
+  remove_metadef_property: 'rule:metadef_admin',
+  get_metadef_tag: ADMIN_OR_READER_OF_NAMESPACE,
+  get_metadef_tags: ADMIN_OR_READER_OF_NAMESPACE,
+  modify_metadef_tag: 'rule:metadef_admin',
+  add_metadef_tag: 'rule:metadef_admin',
+  add_metadef_tags: 'rule:metadef_admin',
+  delete_metadef_tag: 'rule:metadef_admin',
+  delete_metadef_tags: 'rule:metadef_admin',
+};
+
 export const imagePolicyDefaults: Record<string, string> = {
   context_is_admin: 'role:admin',
   add_image: `${ADMIN} or (${PROJECT_MEMBER} and project_id:%(owner)s)`,
@@ -41,4 +78,5 @@ export const imagePolicyDefaults: Record<string, string> = {
   modify_task: ADMIN,
   tasks_api_access: ADMIN,
   stores_info_detail: ADMIN,
+  ...metadefPolicyDefaults,
 };

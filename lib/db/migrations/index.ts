@@ -4,6 +4,7 @@ import * as identity002 from './002_identity_credentials.ts';
 import * as identity003 from './003_identity_catalog_extras.ts';
 import * as image004 from './004_image.ts';
 import * as identity005 from './005_identity_limits.ts';
+import * as image006 from './006_image_metadefs.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: [string, Migration][] = [
   ['003_identity_catalog_extras', identity003],
   ['004_image', image004],
   ['005_identity_limits', identity005],
+  ['006_image_metadefs', image006],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
