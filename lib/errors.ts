@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'Forbidden'
   | 'NotFound'
   | 'Conflict'
+  | 'Gone'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'RangeNotSatisfiable'
@@ -23,6 +24,7 @@ const statusOf: Record<ErrorKind, number> = {
   NotFound: 404,
   NotAcceptable: 406,
   Conflict: 409,
+  Gone: 410,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   RangeNotSatisfiable: 416,
@@ -48,6 +50,7 @@ export const forbidden = (message = 'You are not authorized to perform the reque
   new NuboError('Forbidden', message);
 export const notFound = (message: string) => new NuboError('NotFound', message);
 export const conflict = (message: string) => new NuboError('Conflict', message);
+export const gone = (message: string) => new NuboError('Gone', message);
 export const payloadTooLarge = (message: string) => new NuboError('PayloadTooLarge', message);
 export const unsupportedMediaType = (message: string) => new NuboError('UnsupportedMediaType', message);
 export const rangeNotSatisfiable = (message = 'Requested range not satisfiable.') => new NuboError('RangeNotSatisfiable', message);

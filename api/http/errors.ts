@@ -12,6 +12,7 @@ const titles: Record<number, string> = {
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
   416: 'Requested Range Not Satisfiable',
@@ -31,9 +32,29 @@ function imageBody(status: number, message: string) {
   return { code: `${status} ${title}`, title, message };
 }
 
+/** Nova's fault names by status (nova/api/openstack/wsgi.py Fault); any other status is a computeFault. */
+const novaFaultNames: Record<number, string> = {
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  429: 'overLimit',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
+};
+
+/** Nova: {"itemNotFound": {"code": 404, "message"}}. */
+function computeBody(status: number, message: string) {
+  return { [novaFaultNames[status] ?? 'computeFault']: { code: status, message } };
+}
+
 const bodies: Record<ServiceName, (status: number, message: string) => unknown> = {
   identity: identityBody,
-  compute: identityBody,
+  compute: computeBody,
   image: imageBody,
   network: identityBody,
 };

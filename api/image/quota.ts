@@ -2,6 +2,7 @@ import { payloadTooLarge } from '../../lib/errors.ts';
 import type { Config } from '../../lib/config/index.ts';
 import type { Db } from '../../lib/db/index.ts';
 import type { ImageContext } from './context.ts';
+import { effectiveLimit } from '../identity/limits/effective.ts';
 
 /** Glance's unified-limits resources (sizes in MiB). */
 export type ImageResource = 'image_count_total' | 'image_count_uploading' | 'image_size_total' | 'image_stage_total';
@@ -32,9 +33,14 @@ export async function imageUsage(db: Db, owner: string, resource: ImageResource)
   }
 }
 
-/** The limit in force for a project: the configured default (-1: none). */
-export async function imageLimit(config: Config, _project: string, resource: ImageResource): Promise<number> {
-  return config[`image.${resource}`];
+/**
+ * The limit in force for a project (-1: none): its Keystone limit or the
+ * image service's registered default (`openstack limit create --service
+ * glance …`), else the configured default.
+ */
+export async function imageLimit(db: Db, config: Config, project: string, resource: ImageResource): Promise<number> {
+  const fromKeystone = await effectiveLimit(db, { serviceType: 'image', regionId: config['identity.region'], projectId: project, resourceName: resource });
+  return fromKeystone ?? config[`image.${resource}`];
 }
 
 /** Unit of a limit: counts as they are, sizes in MiB. */
@@ -45,7 +51,7 @@ const scale = (resource: ImageResource) => (resource === 'image_size_total' || r
  * its limit. For sizes, `delta` is in bytes.
  */
 export async function assertImageQuota(ctx: ImageContext, owner: string, resource: ImageResource, delta: number): Promise<void> {
-  const limit = await imageLimit(ctx.config, owner, resource);
+  const limit = await imageLimit(ctx.db, ctx.config, owner, resource);
   if (limit < 0) return;
   const usage = await imageUsage(ctx.db, owner, resource);
   if (usage + delta > limit * scale(resource)) {
@@ -53,9 +59,16 @@ export async function assertImageQuota(ctx: ImageContext, owner: string, resourc
   }
 }
 
-/** Bytes the project may still store (Infinity when unlimited): uploads are cut off beyond it. */
-export async function remainingImageBytes(ctx: ImageContext, owner: string): Promise<number> {
-  const limit = await imageLimit(ctx.config, owner, 'image_size_total');
+/**
+ * Bytes the project may still store (Infinity when unlimited), as image data
+ * or, with 'image_stage_total', as staged data: transfers are cut off beyond it.
+ */
+export async function remainingImageBytes(
+  ctx: ImageContext,
+  owner: string,
+  resource: 'image_size_total' | 'image_stage_total' = 'image_size_total',
+): Promise<number> {
+  const limit = await imageLimit(ctx.db, ctx.config, owner, resource);
   if (limit < 0) return Infinity;
-  return Math.max(0, limit * MiB - (await imageUsage(ctx.db, owner, 'image_size_total')));
+  return Math.max(0, limit * MiB - (await imageUsage(ctx.db, owner, resource)));
 }

@@ -160,6 +160,8 @@ describe('Glance v2 image list', () => {
     assert.deepEqual(names(await list('?disk_format=qcow2&sort_key=name&sort_dir=asc')), ['charlie', 'delta', 'echo']);
     assert.deepEqual(names(await list('?flavour=x')), ['delta']);
     assert.deepEqual(names(await list('?protected=true')), ['echo']);
+    assert.deepEqual(names(await list('?min_ram=0&name=alpha')), ['alpha']);
+    assert.deepEqual(names(await list('?min_ram=1')), []);
     assert.deepEqual(names(await list(`?created_at=lt:${encodeURIComponent('2000-01-01T00:00:00Z')}`)), []);
     assert.equal((await list(`?created_at=gte:${encodeURIComponent('2000-01-01T00:00:00Z')}`)).images.length, 5);
     assert.deepEqual(names(await list(`?id=in:${ids[1]},${ids[3]}&sort=name:asc`)), ['alpha', 'bravo']);
@@ -180,7 +182,7 @@ describe('Glance v2 image list', () => {
   });
 
   test('bad list parameters are 400s', async () => {
-    for (const qs of ['?limit=x', '?limit=-1', '?sort_key=owner', '?sort_dir=up', '?sort=name&sort_key=name', '?visibility=everyone', '?member_status=maybe', `?marker=${randomUUID()}`, '?marker=junk', '?os_hidden=perhaps', '?size_min=big', '?created_at=gt:yesterday', '?changes-since=2020-01-01']) {
+    for (const qs of ['?limit=x', '?limit=-1', '?sort_key=owner', '?sort_dir=up', '?sort=name&sort_key=name', '?visibility=everyone', '?member_status=maybe', `?marker=${randomUUID()}`, '?marker=junk', '?os_hidden=perhaps', '?size_min=big', '?size=big', '?created_at=gt:yesterday', '?changes-since=2020-01-01']) {
       const r = await h.call('GET', `/v2/images${qs}`, { token: p.token });
       assert.equal(r.status, 400, qs);
     }
@@ -289,5 +291,33 @@ describe('Glance v2 image updates, tags, deactivation and deletion', () => {
     assert.ok(image.body.properties.disk_format.enum.includes('qcow2'));
     assert.equal((await h.call('GET', '/v2/schemas/images', { token: p.token })).body.name, 'images');
     assert.equal((await h.call('GET', '/v2/schemas/nothing', { token: p.token })).status, 404);
+  });
+});
+
+describe('Glance quotas from Keystone unified limits', () => {
+  let h: ImageHarness;
+  before(async () => {
+    h = await startImage({ overrides: { 'image.image_count_total': 100 } });
+  });
+  after(() => h.close());
+
+  test('a registered default and a project limit override the configured image_count_total', async () => {
+    const id = h.identity;
+    const service = (await id.call('POST', '/v3/services', { service: { type: 'image', name: 'glance' } })).body.service;
+    const registered = await id.call('POST', '/v3/registered_limits', {
+      registered_limits: [{ service_id: service.id, region_id: 'RegionOne', resource_name: 'image_count_total', default_limit: 1 }],
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const p = await h.projectToken();
+    const q = await h.projectToken();
+    assert.equal((await h.call('POST', '/v2/images', { body: { name: 'one' }, token: p.token })).status, 201);
+    assert.equal((await h.call('POST', '/v2/images', { body: { name: 'two' }, token: p.token })).status, 413, 'the registered default (1) applies');
+    const limit = await id.call('POST', '/v3/limits', {
+      limits: [{ service_id: service.id, region_id: 'RegionOne', project_id: q.projectId, resource_name: 'image_count_total', resource_limit: 2 }],
+    });
+    assert.equal(limit.status, 201, JSON.stringify(limit.body));
+    assert.equal((await h.call('POST', '/v2/images', { body: { name: 'one' }, token: q.token })).status, 201);
+    assert.equal((await h.call('POST', '/v2/images', { body: { name: 'two' }, token: q.token })).status, 201, 'the project limit (2) applies');
+    assert.equal((await h.call('POST', '/v2/images', { body: { name: 'three' }, token: q.token })).status, 413);
   });
 });

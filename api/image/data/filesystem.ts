@@ -1,18 +1,184 @@
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ImageDataStore } from './store-backend.ts';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { copyFile, link, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DataWriter, ImageDataStore, StoreArea, StoreEntry, StoredData } from './store-backend.ts';
+
+/** Read size for downloads: large reads keep syscalls and stream overhead low. */
+const READ_CHUNK = 1024 * 1024;
+/**
+ * A writer flushes its file every this many bytes, in the background: the
+ * disk works while data still arrives, rather than all at once in the final
+ * fsync (the kernel alone would hold gigabytes dirty before writing back).
+ */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+const TEMP_PREFIX = '.tmp-';
+const AREA_PREFIX: Record<StoreArea, string> = { images: '', staging: 'staging/' };
+/** Every location (and temporary) this store makes; anything else is refused rather than joined into a path. */
+const LOCATION = /^(staging\/)?(\.tmp-)?[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** Errors after which a hard link is replaced by a copy. */
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK']);
+
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/** Makes a rename or new name durable: fsync of the directory that holds it. */
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const touchPath = async (path: string) => {
+  const now = new Date();
+  await utimes(path, now, now);
+};
 
 /**
- * The filesystem image store: one file per image under `dir`. Data is
- * written to a temporary file and renamed into place once complete, so a
- * crash never leaves a partial file where an image's data should be.
+ * The filesystem image store: one file per location under `dir` (staged
+ * data under `dir/staging`). A write goes to a hidden temporary file in the
+ * same directory, is fsynced, then renamed into place, so a crash never
+ * leaves a partial file under a location; the sweeper removes temporaries
+ * whose writer died. Each write gets a fresh location, so two writers never
+ * race for one name.
  */
 export function createFilesystemStore(dir: string): ImageDataStore {
-  mkdirSync(dir, { recursive: true });
-  const pathOf = (location: string) => join(dir, location.replace(/[^A-Za-z0-9._-]/g, '_'));
+  mkdirSync(join(dir, 'staging'), { recursive: true });
+  const pathOf = (location: string) => {
+    if (!LOCATION.test(location)) throw new Error(`not a location of this store: ${location}`);
+    return join(dir, location);
+  };
+  const newLocation = (imageId: string, area: StoreArea) => `${AREA_PREFIX[area]}${imageId}-${randomBytes(6).toString('hex')}`;
+  const tempOf = (location: string) => location.replace(/[^/]+$/, (name) => TEMP_PREFIX + name);
+
+  /** Renames a finished temporary into place, durably. */
+  async function publish(temp: string, location: string): Promise<string> {
+    const target = pathOf(location);
+    await rename(pathOf(temp), target);
+    await syncDir(dirname(target));
+    return location;
+  }
+
   return {
     async delete(location) {
-      rmSync(pathOf(location), { force: true });
+      await rm(pathOf(location), { force: true });
+    },
+
+    async create(imageId, area) {
+      const location = newLocation(imageId, area);
+      const temp = tempOf(location);
+      const fh = await open(pathOf(temp), 'wx', 0o640);
+      let open_ = true;
+      // Writes run one at a time: concurrent writes to one file only contend for its lock (CPU, no speed).
+      let writing: Promise<unknown> = Promise.resolve();
+      let unflushed = 0;
+      let flushing: Promise<void> | undefined;
+      let flushError: unknown;
+      const close = async () => {
+        if (!open_) return;
+        open_ = false;
+        await flushing;
+        await fh.close();
+      };
+      const writer: DataWriter = {
+        async write(data, length, position) {
+          const turn = writing.then(async () => {
+            for (let done = 0; done < length; ) {
+              const { bytesWritten } = await fh.write(data, done, length - done, position + done);
+              done += bytesWritten;
+            }
+          });
+          writing = turn.catch(() => undefined);
+          await turn;
+          unflushed += length;
+          if (unflushed >= FLUSH_EVERY && !flushing && open_) {
+            unflushed = 0;
+            flushing = fh
+              .datasync()
+              .catch((e) => void (flushError ??= e))
+              .finally(() => (flushing = undefined));
+          }
+        },
+        async touch() {
+          if (!open_) return;
+          const now = new Date();
+          try {
+            await fh.utimes(now, now);
+          } catch (e) {
+            // A touch racing the commit's close finds the file closed: nothing left to keep alive.
+            if (open_) throw e;
+          }
+        },
+        async commit() {
+          await flushing;
+          if (flushError) throw flushError;
+          await fh.sync();
+          await writer.touch();
+          await close();
+          return publish(temp, location);
+        },
+        async abort() {
+          await close().catch(() => undefined);
+          await rm(pathOf(temp), { force: true });
+        },
+      };
+      return writer;
+    },
+
+    async read(location, range): Promise<StoredData | undefined> {
+      let fh;
+      try {
+        fh = await open(pathOf(location), 'r');
+      } catch (e) {
+        if (errno(e) === 'ENOENT') return undefined;
+        throw e;
+      }
+      try {
+        const { size } = await fh.stat();
+        const stream = fh.createReadStream({ start: range?.start ?? 0, end: range?.end, highWaterMark: READ_CHUNK });
+        return { size, stream };
+      } catch (e) {
+        await fh.close();
+        throw e;
+      }
+    },
+
+    async duplicate(location, imageId, area) {
+      const target = newLocation(imageId, area);
+      try {
+        await link(pathOf(location), pathOf(target));
+      } catch (e) {
+        if (!NO_LINK.has(errno(e) ?? '')) throw e;
+        const temp = tempOf(target);
+        try {
+          await copyFile(pathOf(location), pathOf(temp));
+          const fh = await open(pathOf(temp), 'r+');
+          await fh.sync().finally(() => fh.close());
+          await publish(temp, target);
+        } catch (err) {
+          await rm(pathOf(temp), { force: true });
+          throw err;
+        }
+      }
+      // A link shares the original's (old) mtime: mark the new name fresh so the sweeper leaves it alone.
+      await touchPath(pathOf(target));
+      await syncDir(dirname(pathOf(target)));
+      return target;
+    },
+
+    async entries() {
+      const found: StoreEntry[] = [];
+      for (const prefix of Object.values(AREA_PREFIX)) {
+        for (const d of await readdir(join(dir, prefix), { withFileTypes: true })) {
+          const location = prefix + d.name;
+          if (!d.isFile() || !LOCATION.test(location)) continue;
+          const st = await stat(join(dir, location)).catch(() => undefined);
+          if (st) found.push({ location, temporary: d.name.startsWith(TEMP_PREFIX), changedAt: st.mtimeMs });
+        }
+      }
+      return found;
     },
   };
 }

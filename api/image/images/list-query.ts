@@ -20,7 +20,9 @@ export interface ImageListQuery {
   osHidden: boolean;
   tags: string[];
   /** Columns matched exactly or with `in:a,b`. */
-  equals: Partial<Record<'name' | 'id' | 'status' | 'owner' | 'container_format' | 'disk_format', string[]>>;
+  equals: Partial<Record<StringColumn, string[]>>;
+  /** Numeric columns matched exactly. */
+  numbers: Partial<Record<NumberColumn, number>>;
   protected?: boolean;
   sizeMin?: number;
   sizeMax?: number;
@@ -29,6 +31,11 @@ export interface ImageListQuery {
   /** Extra properties that must have these values. */
   properties: Record<string, string>;
 }
+
+const STRING_COLUMNS = ['name', 'id', 'status', 'owner', 'container_format', 'disk_format', 'checksum', 'os_hash_value'] as const;
+const NUMBER_COLUMNS = ['size', 'virtual_size', 'min_ram', 'min_disk'] as const;
+type StringColumn = (typeof STRING_COLUMNS)[number];
+type NumberColumn = (typeof NUMBER_COLUMNS)[number];
 
 export const DEFAULT_LIMIT = 25;
 export const MAX_LIMIT = 1000;
@@ -88,9 +95,9 @@ function sortOf(params: Record<string, string[]>): [SortKey, SortDir][] {
   return keys.map((k, i) => [k, dirs[i] ?? dirs[0] ?? 'desc']);
 }
 
-const NOT_PROPERTIES = new Set([
-  'limit', 'marker', 'sort', 'sort_key', 'sort_dir', 'member_status', 'visibility', 'os_hidden', 'tag', 'name', 'id',
-  'status', 'owner', 'container_format', 'disk_format', 'protected', 'size_min', 'size_max', 'created_at', 'updated_at',
+const NOT_PROPERTIES = new Set<string>([
+  'limit', 'marker', 'sort', 'sort_key', 'sort_dir', 'member_status', 'visibility', 'os_hidden', 'tag',
+  'protected', 'size_min', 'size_max', 'created_at', 'updated_at', ...STRING_COLUMNS, ...NUMBER_COLUMNS,
 ]);
 
 /** Parses GET /v2/images's query (each parameter may repeat) as Glance does; a bad value is a 400. */
@@ -111,9 +118,14 @@ export function parseImageListQuery(params: Record<string, string[]>): ImageList
     throw badRequest(`Invalid visibility value: ${visibility}`);
   }
   const equals: ImageListQuery['equals'] = {};
-  for (const k of ['name', 'id', 'status', 'owner', 'container_format', 'disk_format'] as const) {
+  for (const k of STRING_COLUMNS) {
     const v = one(k);
     if (v !== undefined) equals[k] = inValues(v);
+  }
+  const numbers: ImageListQuery['numbers'] = {};
+  for (const k of NUMBER_COLUMNS) {
+    const v = one(k);
+    if (v !== undefined) numbers[k] = integer(k, v);
   }
   const properties: Record<string, string> = {};
   for (const [k, vs] of Object.entries(params)) if (!NOT_PROPERTIES.has(k)) properties[k] = vs[vs.length - 1];
@@ -132,6 +144,7 @@ export function parseImageListQuery(params: Record<string, string[]>): ImageList
     osHidden: osHidden === undefined ? false : bool('os_hidden', osHidden),
     tags: (params.tag ?? []).map((t) => t.trim()),
     equals,
+    numbers,
     protected: prot === undefined ? undefined : bool('protected', prot),
     sizeMin: sizeMin === undefined ? undefined : integer('size_min', sizeMin),
     sizeMax: sizeMax === undefined ? undefined : integer('size_max', sizeMax),

@@ -64,6 +64,7 @@ function applyFilters(db: Db, builder: Knex.QueryBuilder, q: ImageListQuery, lis
   }
   builder.where('images.os_hidden', q.osHidden);
   for (const [col, values] of Object.entries(q.equals)) builder.whereIn(`images.${col}`, values);
+  for (const [col, value] of Object.entries(q.numbers)) builder.where(`images.${col}`, value);
   for (const tag of q.tags) builder.whereRaw('jsonb_exists(images.tags, ?)', [tag]);
   if (q.protected !== undefined) builder.where('images.protected', q.protected);
   if (q.sizeMin !== undefined) builder.where('images.size', '>=', q.sizeMin);
@@ -108,7 +109,7 @@ export async function listImages(db: Db, q: ImageListQuery, lister: Lister): Pro
   applyFilters(db, builder, q, lister);
   if (q.marker !== undefined) {
     const probe = db('images').select('images.id');
-    applyFilters(db, probe, { ...q, equals: {}, tags: [], properties: {}, protected: undefined, sizeMin: undefined, sizeMax: undefined, createdAt: undefined, updatedAt: undefined }, lister);
+    applyFilters(db, probe, { ...q, equals: {}, numbers: {}, tags: [], properties: {}, protected: undefined, sizeMin: undefined, sizeMax: undefined, createdAt: undefined, updatedAt: undefined }, lister);
     const marker = isUuid(q.marker) ? await probe.where('images.id', q.marker).first() : undefined;
     if (!marker) throw badRequest(`Invalid marker. Image ${q.marker} could not be found.`);
     afterMarker(builder, sort, q.marker);
