@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createDefaultFlavors } from '../api/compute/flavors/defaults.ts';
+import { computePolicyDefaults } from '../api/compute/policy-rules.ts';
+import { createComputeApp } from '../api/compute/server.ts';
 import { createIdentityApp } from '../api/identity/server.ts';
 import { createFilesystemStore } from '../api/image/data/filesystem.ts';
 import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
@@ -48,7 +51,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
 
 /** The policy enforcer every API uses: each service's defaults (their rule names do not overlap), overridden by policy_file. */
 export function createEnforcer(config: Config): Enforcer {
-  return new Enforcer({ ...identityPolicyDefaults, ...imagePolicyDefaults }, config.policy_file ? loadPolicyFile(config.policy_file) : undefined);
+  return new Enforcer({ ...identityPolicyDefaults, ...imagePolicyDefaults, ...computePolicyDefaults }, config.policy_file ? loadPolicyFile(config.policy_file) : undefined);
 }
 
 /** Where the filesystem image store keeps data: image.store_dir, or <data_dir>/images. */
@@ -76,13 +79,24 @@ export async function startApis(rt: Runtime): Promise<RunningApi[]> {
   const shared = { db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger };
   const identity = createIdentityApp(shared);
   const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config)) });
+  const compute = createComputeApp(shared);
   return [
     { name: 'keystone', type: 'identity', app: identity, url: await listen(rt, identity, rt.config['identity.port'], '/v3/') },
     { name: 'glance', type: 'image', app: image, url: await listen(rt, image, rt.config['image.port'], '') },
+    { name: 'nova', type: 'compute', app: compute, url: await listen(rt, compute, rt.config['compute.port'], '/v2.1') },
   ];
 }
 
+/**
+ * Creates what is missing of the admin project, user, roles and the catalog
+ * of `services`; with the compute service among them (the all-in-one), also
+ * the classic flavors when there are none (compute.default_flavors).
+ */
 export async function runBootstrap(rt: Runtime, services: CatalogService[]): Promise<BootstrapResult> {
+  if (rt.config['compute.default_flavors'] && services.some((s) => s.type === 'compute')) {
+    const created = await createDefaultFlavors(rt.db);
+    if (created.length) rt.logger.info({ flavors: created }, 'default flavors created');
+  }
   return bootstrapIdentity(rt.db, {
     region: rt.config['identity.region'],
     projectName: rt.config['identity.admin_project'],

@@ -6,7 +6,7 @@
  * An option `a.b_c` is set in the YAML file as `a: { b_c: … }` and in the
  * environment as `NUBO_A_B_C`.
  */
-export type OptionType = 'string' | 'integer' | 'boolean' | 'enum';
+export type OptionType = 'string' | 'integer' | 'float' | 'boolean' | 'enum';
 
 export interface OptionSpec {
   type: OptionType;
@@ -52,6 +52,42 @@ export const options = {
   'image.image_count_uploading': { type: 'integer', default: 10, min: -1, doc: 'Uploads and imports a project may have in progress at once, unless a Keystone limit says otherwise; -1 is unlimited.' },
   'image.image_member_quota': { type: 'integer', default: 128, min: -1, doc: 'Projects an image may be shared with (Glance\'s image_member_quota); -1 is unlimited.' },
   'image.upload_stale_seconds': { type: 'integer', default: 60, min: 5, doc: 'An upload whose writer has not been heard from for this long is abandoned: the image goes back to queued and its partial data is removed.' },
+  'scheduler.ram_weight_multiplier': { type: 'float', default: 1.0, doc: 'Weight of free RAM in host selection: positive spreads instances across hosts, negative stacks them.' },
+  'scheduler.cpu_weight_multiplier': { type: 'float', default: 1.0, doc: 'Weight of free vCPUs in host selection: positive spreads instances across hosts, negative stacks them.' },
+  'scheduler.soft_affinity_weight_multiplier': { type: 'float', default: 1.0, min: 0, doc: 'Weight of a soft-affinity server group: how strongly hosts already running group members are preferred.' },
+  'scheduler.soft_anti_affinity_weight_multiplier': { type: 'float', default: 1.0, min: 0, doc: 'Weight of a soft-anti-affinity server group: how strongly hosts running fewer group members are preferred.' },
+  'scheduler.max_attempts': { type: 'integer', default: 3, min: 1, doc: 'Hosts tried per instance: the chosen one plus max_attempts − 1 alternates for reschedules after a failed build.' },
+  'scheduler.host_subset_size': { type: 'integer', default: 1, min: 1, doc: 'The host is picked at random among this many best-weighed hosts (1 takes the best), to spread concurrent schedulers.' },
+  'scheduler.service_down_time': { type: 'integer', default: 60, min: 1, doc: 'Seconds without a heartbeat after which a compute service counts as down and gets no new instances.' },
+  'compute.cpu_allocation_ratio': { type: 'float', default: 16.0, min: 0, doc: 'vCPUs a host offers per physical CPU (overcommit), set on its VCPU inventory.' },
+  'compute.ram_allocation_ratio': { type: 'float', default: 1.5, min: 0, doc: 'MB of instance memory a host offers per MB of RAM (overcommit), set on its MEMORY_MB inventory.' },
+  'compute.disk_allocation_ratio': { type: 'float', default: 1.0, min: 0, doc: 'GB of instance disk a host offers per GB of local disk, set on its DISK_GB inventory.' },
+  'compute.reserved_host_cpus': { type: 'integer', default: 0, min: 0, doc: 'Host CPUs kept back from instances (reserved in the VCPU inventory).' },
+  'compute.reserved_host_memory_mb': { type: 'integer', default: 512, min: 0, doc: 'MB of host memory kept back from instances (reserved in the MEMORY_MB inventory).' },
+  'compute.reserved_host_disk_mb': { type: 'integer', default: 0, min: 0, doc: 'MB of host disk kept back from instances (reserved in the DISK_GB inventory, rounded up to GB).' },
+  'compute.port': { type: 'integer', default: 8774, min: 0, max: 65535, doc: 'Nova v2.1 port.' },
+  'compute.default_flavors': { type: 'boolean', default: true, doc: 'The all-in-one creates flavors m1.tiny … m1.xlarge (ids 1–5) when it starts with no flavor at all (Nova itself has none).' },
+  'compute.max_limit': { type: 'integer', default: 1000, min: 1, doc: 'Most items one page of a Nova list returns, whatever `limit` asks (Nova\'s [api] max_limit).' },
+  'compute.quota.instances': { type: 'integer', default: 10, min: -1, doc: 'Default quota: servers per project; -1 is unlimited.' },
+  'compute.quota.cores': { type: 'integer', default: 20, min: -1, doc: 'Default quota: vCPUs of all servers of a project; -1 is unlimited.' },
+  'compute.quota.ram': { type: 'integer', default: 51200, min: -1, doc: 'Default quota: MB of RAM of all servers of a project; -1 is unlimited.' },
+  'compute.quota.metadata_items': { type: 'integer', default: 128, min: -1, doc: 'Default quota: metadata items per server; -1 is unlimited.' },
+  'compute.quota.injected_files': { type: 'integer', default: 5, min: -1, doc: 'Default quota: injected (personality) files per server; -1 is unlimited.' },
+  'compute.quota.injected_file_content_bytes': { type: 'integer', default: 10240, min: -1, doc: 'Default quota: bytes per injected file; -1 is unlimited.' },
+  'compute.quota.injected_file_path_length': { type: 'integer', default: 255, min: -1, doc: 'Default quota: characters of an injected file\'s path (the injected_file_path_bytes quota); -1 is unlimited.' },
+  'compute.quota.key_pairs': { type: 'integer', default: 100, min: -1, doc: 'Default quota: key pairs per user; -1 is unlimited.' },
+  'compute.quota.server_groups': { type: 'integer', default: 10, min: -1, doc: 'Default quota: server groups per project; -1 is unlimited.' },
+  'compute.quota.server_group_members': { type: 'integer', default: 10, min: -1, doc: 'Default quota: servers per server group; -1 is unlimited.' },
+  'compute.host': { type: 'string', default: '', doc: 'Host name this compute agent serves as (it consumes topic compute.<host>); empty uses the machine\'s host name.' },
+  'compute.driver': { type: 'enum', default: 'fake', values: ['fake', 'qemu'], doc: 'Compute driver of the agent: fake (in memory, for tests and scale runs) or qemu (KVM guests).' },
+  'compute.report_interval': { type: 'integer', default: 10, min: 1, doc: 'Seconds between a compute agent\'s heartbeats (service_update) to the conductor.' },
+  'compute.sync_power_state_interval': { type: 'integer', default: 60, min: -1, doc: 'Seconds between a compute agent\'s syncs of instance power states with the hypervisor; 0 or less disables them.' },
+  'compute.shutdown_timeout': { type: 'integer', default: 60, min: 0, doc: 'Seconds a clean stop waits for the guest to shut down before powering it off.' },
+  'compute.fake.spawn_ms': { type: 'integer', default: 0, min: 0, doc: 'Fake driver: milliseconds each spawn takes (instance metadata fake_spawn_ms overrides it).' },
+  'compute.fake.fail_rate': { type: 'float', default: 0, min: 0, max: 1, doc: 'Fake driver: chance (0–1) that a spawn fails. Instance metadata fake_fail: spawn (or reboot, power_off…) fails one instance for sure.' },
+  'compute.fake.vcpus': { type: 'integer', default: 32, min: 1, doc: 'Fake driver: vCPUs the host reports.' },
+  'compute.fake.memory_mb': { type: 'integer', default: 131072, min: 1, doc: 'Fake driver: MB of memory the host reports.' },
+  'compute.fake.local_gb': { type: 'integer', default: 1024, min: 1, doc: 'Fake driver: GB of local disk the host reports.' },
   policy_file: { type: 'string', default: '', doc: 'YAML file of policy rules overriding the defaults (oslo.policy syntax).' },
   clouds_yaml: { type: 'string', default: '~/.config/openstack/clouds.yaml', doc: 'Where the all-in-one writes the `nubo` cloud entry (merged into an existing file); empty disables.' },
   'log.level': { type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'Log level.' },

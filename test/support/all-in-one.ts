@@ -36,6 +36,7 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
       NUBO_CLOUDS_YAML: '',
       NUBO_IDENTITY_PORT: '0',
       NUBO_IMAGE_PORT: '0',
+      NUBO_COMPUTE_PORT: '0',
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       NUBO_LOG_LEVEL: 'info',
       ...opts.env,

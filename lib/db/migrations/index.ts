@@ -5,6 +5,8 @@ import * as identity003 from './003_identity_catalog_extras.ts';
 import * as image004 from './004_image.ts';
 import * as identity005 from './005_identity_limits.ts';
 import * as image006 from './006_image_metadefs.ts';
+import * as compute007 from './007_compute_flavors_keypairs.ts';
+import * as placement008 from './008_placement.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -19,6 +21,8 @@ const migrations: [string, Migration][] = [
   ['004_image', image004],
   ['005_identity_limits', identity005],
   ['006_image_metadefs', image006],
+  ['007_compute_flavors_keypairs', compute007],
+  ['008_placement', placement008],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,0 +1,108 @@
+/**
+ * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
+ * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
+ * keypairs,limits,quota_sets,quota_class_sets}.py), in oslo.policy syntax and
+ * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
+ * file applies unchanged.
+ *
+ * Zed's rules are the new project-scoped defaults, each with the deprecated
+ * rule it replaced; with oslo.policy's defaults (enforce_new_defaults =
+ * False) a deprecated rule is OR'd with its new rule, as
+ * api/identity/policy-rules.ts explains. Two adaptations, neither changing
+ * what the rules allow:
+ * - Nova's deprecated rules test `is_admin:True`, a credential Nova sets from
+ *   `context_is_admin`; here they say `rule:context_is_admin` directly.
+ * - Nova's `admin_or_owner` (`is_admin:True or project_id:%(project_id)s`)
+ *   shares its name with Keystone's, which means something else; the one
+ *   compute rule that refers to it (os-flavor-access's deprecated rule) has
+ *   it written out, and the name stays Keystone's.
+ *
+ * Targets are Nova's: a rule checked without one sees the caller's own
+ * `project_id` and `user_id` (nova/context.py `can`), keypair rules the
+ * keypair's `user_id`, quota rules the `project_id` asked about.
+ */
+
+/** A rule: its new default, and the deprecated rule Zed still OR's with it. */
+type Entry = readonly [current: string, deprecated?: string];
+
+// nova/policies/base.py
+const ADMIN = 'rule:context_is_admin';
+const DEPRECATED_ADMIN = 'rule:context_is_admin';
+const DEPRECATED_ADMIN_OR_OWNER = 'rule:context_is_admin or project_id:%(project_id)s';
+const PROJECT_READER_OR_ADMIN = 'rule:project_reader_or_admin';
+const ANY = '@';
+
+const base: Record<string, Entry> = {
+  context_is_admin: ['role:admin'],
+  admin_api: [DEPRECATED_ADMIN],
+  project_member_api: ['role:member and project_id:%(project_id)s', DEPRECATED_ADMIN_OR_OWNER],
+  project_reader_api: ['role:reader and project_id:%(project_id)s', DEPRECATED_ADMIN_OR_OWNER],
+  project_member_or_admin: ['rule:project_member_api or rule:context_is_admin', DEPRECATED_ADMIN_OR_OWNER],
+  project_reader_or_admin: ['rule:project_reader_api or rule:context_is_admin', DEPRECATED_ADMIN_OR_OWNER],
+};
+
+// nova/policies/flavor_manage.py
+const flavorManage: Record<string, Entry> = {
+  'os_compute_api:os-flavor-manage:create': [ADMIN],
+  'os_compute_api:os-flavor-manage:update': [ADMIN],
+  'os_compute_api:os-flavor-manage:delete': [ADMIN],
+};
+
+// nova/policies/flavor_access.py: listing a flavor's projects keeps its old
+// admin-or-owner rule, which any caller passes (its target is the caller's project).
+const flavorAccess: Record<string, Entry> = {
+  'os_compute_api:os-flavor-access:add_tenant_access': [ADMIN],
+  'os_compute_api:os-flavor-access:remove_tenant_access': [ADMIN],
+  'os_compute_api:os-flavor-access': [ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+};
+
+// nova/policies/flavor_extra_specs.py (index also decides whether ≥ 2.61 flavor bodies show extra_specs)
+const flavorExtraSpecs: Record<string, Entry> = {
+  'os_compute_api:os-flavor-extra-specs:show': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-flavor-extra-specs:index': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-flavor-extra-specs:create': [ADMIN],
+  'os_compute_api:os-flavor-extra-specs:update': [ADMIN],
+  'os_compute_api:os-flavor-extra-specs:delete': [ADMIN],
+};
+
+// nova/policies/keypairs.py: a user's own keys, or any user's for an admin (≥ 2.10 user_id)
+const KEYPAIR_OWNER = `(${ADMIN}) or user_id:%(user_id)s`;
+const keypairs: Record<string, Entry> = {
+  'os_compute_api:os-keypairs:index': [KEYPAIR_OWNER],
+  'os_compute_api:os-keypairs:create': [KEYPAIR_OWNER],
+  'os_compute_api:os-keypairs:delete': [KEYPAIR_OWNER],
+  'os_compute_api:os-keypairs:show': [KEYPAIR_OWNER],
+};
+
+// nova/policies/limits.py (other_project's deprecated rule was os-used-limits = admin_api)
+const limits: Record<string, Entry> = {
+  'os_compute_api:limits': [ANY],
+  'os_compute_api:limits:other_project': [ADMIN, 'rule:admin_api'],
+};
+
+// nova/policies/quota_sets.py and quota_class_sets.py
+const quotas: Record<string, Entry> = {
+  'os_compute_api:os-quota-sets:update': [ADMIN],
+  'os_compute_api:os-quota-sets:defaults': [ANY],
+  'os_compute_api:os-quota-sets:show': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-quota-sets:delete': [ADMIN],
+  'os_compute_api:os-quota-sets:detail': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-quota-class-sets:show': [ADMIN],
+  'os_compute_api:os-quota-class-sets:update': [ADMIN],
+};
+
+const entries: Record<string, Entry> = { ...base, ...flavorManage, ...flavorAccess, ...flavorExtraSpecs, ...keypairs, ...limits, ...quotas };
+
+/** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */
+const withDeprecated = ([current, deprecated]: Entry): string =>
+  deprecated === undefined || deprecated === current ? current : `(${current}) or (${deprecated})`;
+
+/** Nova Zed's rules as a stock deployment evaluates them (new OR deprecated). */
+export const computePolicyDefaults: Record<string, string> = Object.freeze(
+  Object.fromEntries(Object.entries(entries).map(([name, entry]) => [name, withDeprecated(entry)])),
+);
+
+/** The new, project-scoped rules alone (Nova with [oslo_policy] enforce_new_defaults = True). */
+export const computePolicyNewDefaults: Record<string, string> = Object.freeze(
+  Object.fromEntries(Object.entries(entries).map(([name, [current]]) => [name, current])),
+);

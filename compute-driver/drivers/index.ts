@@ -1,0 +1,26 @@
+/**
+ * The drivers an agent can run (config compute.driver). A new driver plugs in
+ * here: a class implementing ComputeDriver (driver.ts) and one case below.
+ */
+import type { Config } from '../../lib/config/index.ts';
+import { ConfigError } from '../../lib/errors.ts';
+import type { ComputeDriver } from '../driver.ts';
+import { FakeDriver } from './fake/index.ts';
+
+export function createDriver(config: Config): ComputeDriver {
+  const name = config['compute.driver'];
+  switch (name) {
+    case 'fake':
+      return new FakeDriver({
+        spawnMs: config['compute.fake.spawn_ms'],
+        failRate: config['compute.fake.fail_rate'],
+        vcpus: config['compute.fake.vcpus'],
+        memoryMb: config['compute.fake.memory_mb'],
+        localGb: config['compute.fake.local_gb'],
+      });
+    case 'qemu':
+      throw new ConfigError('compute.driver', 'the qemu driver is not built yet; use fake');
+    default:
+      throw new ConfigError('compute.driver', `unknown driver ${String(name)}`);
+  }
+}
