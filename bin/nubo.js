@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The `nubo` command. Nubo is written in TypeScript and run through tsx.
+// The `nubo` command from the TypeScript sources, run through tsx (what the
+// tests and development use). `npm start` runs the compiled tree instead
+// (bin/build.js → .build/bin/main.js): the same code without a compiler
+// loaded in the process.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('./cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+await import('./main.ts');

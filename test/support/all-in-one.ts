@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const nubo = fileURLToPath(new URL('../../bin/nubo.js', import.meta.url));
+/** The compiled entry `npm start` runs (after `node bin/build.js`). */
+export const builtNubo = fileURLToPath(new URL('../../.build/bin/main.js', import.meta.url));
 
 export interface AllInOne {
   dataDir: string;
@@ -24,12 +26,13 @@ export interface AllInOne {
 
 /**
  * Starts `nubo all-in-one` as a child process on a free port with its own
- * data directory and clouds.yaml; resolves once it has bootstrapped.
+ * data directory and clouds.yaml; resolves once it has bootstrapped. With
+ * `built`, the compiled tree `npm start` runs (build it first).
  */
-export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<AllInOne> {
+export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; built?: boolean } = {}): Promise<AllInOne> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubo-e2e-'));
   const cloudsFile = join(dataDir, 'clouds.yaml');
-  const child = spawn(process.execPath, [nubo, 'all-in-one'], {
+  const child = spawn(process.execPath, [opts.built ? builtNubo : nubo, 'all-in-one'], {
     env: {
       ...process.env,
       NUBO_DATA_DIR: dataDir,
