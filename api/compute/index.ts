@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { registerAvailabilityZoneRoutes } from './availability-zones/routes.ts';
 import type { ComputeContext } from './context.ts';
 import { registerFlavorRoutes } from './flavors/routes.ts';
+import { registerHypervisorRoutes } from './hypervisors/routes.ts';
 import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
+import { registerServerGroupRoutes } from './server-groups/routes.ts';
+import { registerServiceRoutes } from './services/routes.ts';
+import { registerUsageRoutes } from './usage/routes.ts';
 import { registerComputeVersionRoutes } from './version/routes.ts';
 
 /** Mounts every Nova v2.1 route (under /v2.1) and version discovery on an app made by createServiceApp. */
@@ -17,6 +22,11 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerKeypairRoutes(v21, ctx);
       registerLimitsRoutes(v21, ctx);
       registerQuotaRoutes(v21, ctx);
+      registerServerGroupRoutes(v21, ctx);
+      registerServiceRoutes(v21, ctx);
+      registerHypervisorRoutes(v21, ctx);
+      registerAvailabilityZoneRoutes(v21, ctx);
+      registerUsageRoutes(v21, ctx);
     },
     { prefix: '/v2.1' },
   );

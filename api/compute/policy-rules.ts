@@ -1,7 +1,8 @@
 /**
  * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
  * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
- * keypairs,limits,quota_sets,quota_class_sets}.py), in oslo.policy syntax and
+ * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,
+ * hypervisors,availability_zone,simple_tenant_usage}.py), in oslo.policy syntax and
  * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
  * file applies unchanged.
  *
@@ -30,6 +31,9 @@ const ADMIN = 'rule:context_is_admin';
 const DEPRECATED_ADMIN = 'rule:context_is_admin';
 const DEPRECATED_ADMIN_OR_OWNER = 'rule:context_is_admin or project_id:%(project_id)s';
 const PROJECT_READER_OR_ADMIN = 'rule:project_reader_or_admin';
+const PROJECT_MEMBER_OR_ADMIN = 'rule:project_member_or_admin';
+/** The deprecated rule of os-services and os-hypervisors (their old `os_compute_api:os-services` / `:os-hypervisors` = admin_api). */
+const DEPRECATED_ADMIN_API = 'rule:admin_api';
 const ANY = '@';
 
 const base: Record<string, Entry> = {
@@ -91,7 +95,49 @@ const quotas: Record<string, Entry> = {
   'os_compute_api:os-quota-class-sets:update': [ADMIN],
 };
 
-const entries: Record<string, Entry> = { ...base, ...flavorManage, ...flavorAccess, ...flavorExtraSpecs, ...keypairs, ...limits, ...quotas };
+// nova/policies/server_groups.py (index:all_projects is checked only for admins asking all_projects)
+const serverGroups: Record<string, Entry> = {
+  'os_compute_api:os-server-groups:create': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-server-groups:delete': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-server-groups:index': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-server-groups:index:all_projects': [ADMIN],
+  'os_compute_api:os-server-groups:show': [PROJECT_READER_OR_ADMIN],
+};
+
+// nova/policies/services.py and hypervisors.py
+const services: Record<string, Entry> = {
+  'os_compute_api:os-services:list': [ADMIN, DEPRECATED_ADMIN_API],
+  'os_compute_api:os-services:update': [ADMIN, DEPRECATED_ADMIN_API],
+  'os_compute_api:os-services:delete': [ADMIN, DEPRECATED_ADMIN_API],
+};
+const hypervisors: Record<string, Entry> = Object.fromEntries(
+  ['list', 'list-detail', 'statistics', 'show', 'uptime', 'search', 'servers'].map((a) => [`os_compute_api:os-hypervisors:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
+);
+
+// nova/policies/availability_zone.py and simple_tenant_usage.py
+const availabilityZones: Record<string, Entry> = {
+  'os_compute_api:os-availability-zone:list': [ANY],
+  'os_compute_api:os-availability-zone:detail': [ADMIN],
+};
+const simpleTenantUsage: Record<string, Entry> = {
+  'os_compute_api:os-simple-tenant-usage:show': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:os-simple-tenant-usage:list': [ADMIN],
+};
+
+const entries: Record<string, Entry> = {
+  ...base,
+  ...flavorManage,
+  ...flavorAccess,
+  ...flavorExtraSpecs,
+  ...keypairs,
+  ...limits,
+  ...quotas,
+  ...serverGroups,
+  ...services,
+  ...hypervisors,
+  ...availabilityZones,
+  ...simpleTenantUsage,
+};
 
 /** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */
 const withDeprecated = ([current, deprecated]: Entry): string =>

@@ -29,6 +29,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const SUITES = {
   identity: '^tempest\\.api\\.identity',
   image: '^tempest\\.api\\.image',
+  compute: '^tempest\\.api\\.compute',
 } as const;
 export type Suite = keyof typeof SUITES;
 export const passingFile = (suite: Suite) => join(here, `${suite}-passing.txt`);

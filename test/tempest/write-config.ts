@@ -106,10 +106,48 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       os_glance_reserved: true,
       manage_locations: false,
     },
-    // Identity and image so far. (Tempest has no keystone option: identity is always assumed.)
+    // Nova v2.1 so far serves flavors, keypairs, limits and quotas (no servers
+    // yet): the all-in-one creates flavors 1 (m1.tiny) and 2 (m1.small).
+    compute: {
+      catalog_type: 'compute',
+      region: o.region ?? 'RegionOne',
+      endpoint_type: 'publicURL',
+      flavor_ref: '1',
+      flavor_ref_alt: '2',
+      min_microversion: '2.1',
+      max_microversion: 'latest',
+      build_timeout: 60,
+      build_interval: 1,
+    },
+    // What the compute API does so far: no server operations, and so none of their features.
+    'compute-feature-enabled': {
+      unified_limits: false,
+      personality: false,
+      change_password: false,
+      console_output: false,
+      resize: false,
+      pause: false,
+      shelve: false,
+      suspend: false,
+      cold_migration: false,
+      live_migration: false,
+      metadata_service: false,
+      vnc_console: false,
+      spice_console: false,
+      serial_console: false,
+      rescue: false,
+      enable_instance_password: false,
+      interface_attach: false,
+      snapshot: false,
+      attach_encrypted_volume: false,
+      config_drive: false,
+      disk_config: false,
+      ide_bus: false,
+    },
+    // Identity, image and compute so far. (Tempest has no keystone option: identity is always assumed.)
     service_available: {
       keystone: true,
-      nova: false,
+      nova: true,
       glance: true,
       neutron: false,
       cinder: false,
@@ -126,6 +164,8 @@ export const tempestLockout = { attempts: 2, durationSeconds: 5 };
 
 /** Environment for the all-in-one Tempest runs against. */
 export const tempestNuboEnv = {
+  // A free port, as for the other APIs (the runner reads the catalog).
+  NUBO_COMPUTE_PORT: '0',
   NUBO_IDENTITY_PASSWORD_HASH_COST: '11',
   NUBO_IDENTITY_LOCKOUT_FAILURE_ATTEMPTS: String(tempestLockout.attempts),
   NUBO_IDENTITY_LOCKOUT_DURATION: String(tempestLockout.durationSeconds),

@@ -1,5 +1,6 @@
 import type { Db } from '../../../lib/db/index.ts';
 import { countKeypairs } from '../keypairs/store.ts';
+import { countGroups as countServerGroups } from '../server-groups/store.ts';
 
 /** What a project (or one user in it) uses of the countable quota resources. */
 export interface ComputeUsage {
@@ -18,8 +19,8 @@ export interface ComputeUsage {
  *
  * To extend when servers arrive: count the project's (or user's) non-deleted
  * rows of the `instances` table here — instances = count, cores = sum(vcpus),
- * ram = sum(memory_mb) — and server groups from their table. Until then those
- * are 0.
+ * ram = sum(memory_mb). Until then those are 0. Server groups are counted
+ * from their table.
  */
 export async function computeUsage(db: Db, projectId: string, userId?: string): Promise<ComputeUsage> {
   void projectId;
@@ -27,7 +28,7 @@ export async function computeUsage(db: Db, projectId: string, userId?: string): 
     instances: 0,
     cores: 0,
     ram: 0,
-    server_groups: 0,
+    server_groups: await countServerGroups(db, projectId, userId),
     key_pairs: userId === undefined ? 0 : await countKeypairs(db, userId),
   };
 }

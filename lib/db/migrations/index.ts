@@ -7,6 +7,7 @@ import * as identity005 from './005_identity_limits.ts';
 import * as image006 from './006_image_metadefs.ts';
 import * as compute007 from './007_compute_flavors_keypairs.ts';
 import * as placement008 from './008_placement.ts';
+import * as compute009 from './009_compute_instances.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: [string, Migration][] = [
   ['006_image_metadefs', image006],
   ['007_compute_flavors_keypairs', compute007],
   ['008_placement', placement008],
+  ['009_compute_instances', compute009],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
