@@ -9,6 +9,7 @@ import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
 import { createImageApp } from '../api/image/server.ts';
 import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
 import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
+import { computeAgentFromConfig, createDriver, type ComputeAgent } from '../compute-driver/index.ts';
 import { createBus } from '../lib/bus/index.ts';
 import type { Bus } from '../lib/bus/bus.ts';
 import type { Config } from '../lib/config/index.ts';
@@ -17,6 +18,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { Enforcer, loadPolicyFile } from '../lib/policy/enforcer.ts';
 import { createTokenService } from '../lib/tokens/index.ts';
 import type { TokenService } from '../lib/tokens/claims.ts';
+import { createConductor } from '../scheduler/conductor/index.ts';
 
 /** The shared parts a Nubo process runs on: database, bus, tokens, logger. */
 export interface Runtime {
@@ -108,12 +110,57 @@ export async function runBootstrap(rt: Runtime, services: CatalogService[]): Pro
   });
 }
 
-/** Stops on SIGINT/SIGTERM: servers first (in-flight requests finish), then the runtime. */
-export function stopOnSignals(rt: Runtime, apis: RunningApi[]): Promise<void> {
+/** Something running in the process besides the APIs (the conductor, a compute agent). */
+export interface Background {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The conductor and one compute agent on the runtime's bus, as the
+ * all-in-one runs them: the agent with the configured compute.driver (fake
+ * by default, which runs no real guest: said loudly). Returned in the order
+ * to stop them: the agent first (it still reports to the conductor as it
+ * stops), then the conductor.
+ */
+export async function startComputeServices(rt: Runtime): Promise<{ background: Background[]; driver: string; host: string }> {
+  const conductor = createConductor({ db: rt.db, bus: rt.bus, config: rt.config, logger: rt.logger });
+  await conductor.start();
+  let agent: ComputeAgent;
+  try {
+    const driver = createDriver(rt.config);
+    if (driver.type === 'fake') {
+      rt.logger.warn({ driver: driver.type }, 'the compute agent runs the FAKE driver: instances are simulated, no virtual machine runs (set compute.driver)');
+    }
+    agent = computeAgentFromConfig(rt.config, rt.bus, rt.logger, driver);
+    await agent.start();
+  } catch (e) {
+    await conductor.stop();
+    throw e;
+  }
+  return {
+    background: [
+      { name: 'compute agent', stop: () => agent.stop() },
+      { name: 'conductor', stop: () => conductor.stop() },
+    ],
+    driver: rt.config['compute.driver'],
+    host: agent.host,
+  };
+}
+
+/** Stops on SIGINT/SIGTERM: servers first (in-flight requests finish), then `background` in order, then the runtime. */
+export function stopOnSignals(rt: Runtime, apis: RunningApi[], background: Background[] = []): Promise<void> {
   return new Promise((resolve) => {
     const stop = async (signal: string) => {
       rt.logger.info({ signal }, 'stopping');
       await Promise.all(apis.map((a) => a.app.close()));
+      for (const b of background) {
+        try {
+          await b.stop();
+        } catch (e) {
+          rt.logger.error({ err: e, what: b.name }, 'could not stop cleanly');
+        }
+      }
       await rt.close();
       resolve();
     };

@@ -1371,6 +1371,787 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/servers/{server_id}/action": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run an action on a server; the body has one key, the action. reboot (SOFT/HARD), os-start, os-stop, pause, unpause, suspend, resume and rebuild set a task_state and are cast to the host's agent (202); lock/unlock (202), os-resetState (admins, 202), os-getConsoleOutput (200), createImage (202: an image record, queued until snapshots exist), forceDelete (202). resize answers 400 (not supported yet); confirmResize/revertResize 409 (no server is resized). A state the action does not start from, or a locked server (but for admins), is a 409. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerRebuildRequest"] | components["schemas"]["ServerRebuildRequestV219"] | components["schemas"]["ServerRebuildRequestV254"] | components["schemas"]["ServerRebuildRequestV257"] | components["schemas"]["ServerRebuildRequestV263"] | components["schemas"]["ServerRebuildRequestV290"] | components["schemas"]["ServerRebootRequest"] | components["schemas"]["ServerLockRequestV273"] | components["schemas"]["ServerResetStateRequest"] | components["schemas"]["ServerConsoleOutputRequest"] | components["schemas"]["ServerCreateImageRequest"] | components["schemas"]["ServerResizeRequest"] | components["schemas"]["ServerSimpleAction"];
+                };
+            };
+            responses: {
+                /** @description os-getConsoleOutput */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerConsoleOutput"];
+                    };
+                };
+                /** @description Accepted (rebuild: the server; createImage 2.45 on: the image id) */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerResponse"] | components["schemas"]["ServerCreateImageResponse"];
+                    };
+                };
+                /** @description confirmResize */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/os-instance-actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** What was done to a server, newest first (deleted servers' too from 2.21); limit, marker (a request id), changes-since from 2.58, changes-before from 2.66, with links. */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: string;
+                    /** @description A request id */
+                    marker?: string;
+                    "changes-since"?: string;
+                    "changes-before"?: string;
+                };
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The actions */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InstanceActionList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/os-instance-actions/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        /** One action and its events */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    request_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The action */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InstanceActionResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** A server's metadata */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Replace all the metadata. 409 when locked (but for admins) or not active, paused, suspended or stopped; 403 over the metadata_items quota. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Add or replace the keys given. 409 when locked (but for admins) or not active, paused, suspended or stopped; 403 over the metadata_items quota. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/metadata/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** One metadata item (404 if the server has no such key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The item */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetaItemResponse"];
+                    };
+                };
+            };
+        };
+        /** Set one item; the body's one key must be the path's (400). 409 when locked (but for admins) or not active, paused, suspended or stopped; 403 over the metadata_items quota. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetaItemRequest"];
+                };
+            };
+            responses: {
+                /** @description The item */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetaItemResponse"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove one item. 409 when locked (but for admins) or not active, paused, suspended or stopped; 403 over the metadata_items quota. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** A server's tags (2.26 on) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerTagsResponse"];
+                    };
+                };
+            };
+        };
+        /** Replace all tags (at most 50). 409 unless the server is active, paused, suspended or stopped. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerTagsRequest"];
+                };
+            };
+            responses: {
+                /** @description The tags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerTagsResponse"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove all tags. 409 unless the server is active, paused, suspended or stopped. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/tags/{tag}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                tag: string;
+            };
+            cookie?: never;
+        };
+        /** Whether the server has the tag: 204, else 404 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    tag: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description It has */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Add a tag: 201 with Location, 204 if it was there; 400 for a tag with , or / or over 60 characters, or a 51st tag. 409 unless the server is active, paused, suspended or stopped. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    tag: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Added */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Already there */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        /** Remove a tag (404 if absent). 409 unless the server is active, paused, suspended or stopped. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    tag: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's project's servers (every project's for admins with all_tenants): id, name, links; filtered, sorted and paged with limit/marker and servers_links. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description At most this many servers (capped at compute.max_limit) */
+                    limit?: string;
+                    /** @description The id of the last server of the previous page */
+                    marker?: string;
+                    /** @description created_at (default), display_name, uuid, updated_at, vm_state… (host, node: admins); repeatable */
+                    sort_key?: string;
+                    /** @description desc (default) or asc; one per sort_key */
+                    sort_dir?: string;
+                    /** @description A regular expression (PostgreSQL ~) on the name */
+                    name?: string;
+                    /** @description ACTIVE, BUILD, SHUTOFF, ERROR… (DELETED: admins); repeatable; an unknown one is a 400 from 2.38 */
+                    status?: string;
+                    /** @description Image id */
+                    image?: string;
+                    /** @description Flavor id */
+                    flavor?: string;
+                    reservation_id?: string;
+                    /** @description Accepted; no server has addresses yet, so nothing matches */
+                    ip?: string;
+                    ip6?: string;
+                    /** @description Servers changed since (deleted ones included) */
+                    "changes-since"?: string;
+                    /** @description 2.66: servers changed before (deleted ones included) */
+                    "changes-before"?: string;
+                    /** @description 2.26: servers with all these tags (comma separated) */
+                    tags?: string;
+                    /** @description 2.26: servers with any of these tags */
+                    "tags-any"?: string;
+                    /** @description 2.26: servers without all these tags */
+                    "not-tags"?: string;
+                    /** @description 2.26: servers without any of these tags */
+                    "not-tags-any"?: string;
+                    /** @description 2.73: locked servers (true) or not (false) */
+                    locked?: string;
+                    /** @description Every project's servers (admins) */
+                    all_tenants?: string;
+                    /** @description With all_tenants: one project's */
+                    project_id?: string;
+                    /** @description Alias of project_id */
+                    tenant_id?: string;
+                    /** @description Admins: servers on this host */
+                    host?: string;
+                    /** @description Admins: deleted servers (true) or not */
+                    deleted?: string;
+                    /** @description Admins (and everyone from 2.83) */
+                    user_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The servers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerBriefList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create servers (min_count..max_count): 202 with the first server and its admin password (Location: its link), or the reservation id. 400 for bad input, an unknown or inactive image, an unknown flavor or keypair; 403 over quota or policy. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerCreateRequest"] | components["schemas"]["ServerCreateRequestV219"] | components["schemas"]["ServerCreateRequestV232"] | components["schemas"]["ServerCreateRequestV233"] | components["schemas"]["ServerCreateRequestV237"] | components["schemas"]["ServerCreateRequestV242"] | components["schemas"]["ServerCreateRequestV252"] | components["schemas"]["ServerCreateRequestV257"] | components["schemas"]["ServerCreateRequestV263"] | components["schemas"]["ServerCreateRequestV267"] | components["schemas"]["ServerCreateRequestV274"] | components["schemas"]["ServerCreateRequestV290"];
+                };
+            };
+            responses: {
+                /** @description Accepted: the servers are building */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerCreateResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** As GET /servers, each server in full. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description At most this many servers (capped at compute.max_limit) */
+                    limit?: string;
+                    /** @description The id of the last server of the previous page */
+                    marker?: string;
+                    /** @description created_at (default), display_name, uuid, updated_at, vm_state… (host, node: admins); repeatable */
+                    sort_key?: string;
+                    /** @description desc (default) or asc; one per sort_key */
+                    sort_dir?: string;
+                    /** @description A regular expression (PostgreSQL ~) on the name */
+                    name?: string;
+                    /** @description ACTIVE, BUILD, SHUTOFF, ERROR… (DELETED: admins); repeatable; an unknown one is a 400 from 2.38 */
+                    status?: string;
+                    /** @description Image id */
+                    image?: string;
+                    /** @description Flavor id */
+                    flavor?: string;
+                    reservation_id?: string;
+                    /** @description Accepted; no server has addresses yet, so nothing matches */
+                    ip?: string;
+                    ip6?: string;
+                    /** @description Servers changed since (deleted ones included) */
+                    "changes-since"?: string;
+                    /** @description 2.66: servers changed before (deleted ones included) */
+                    "changes-before"?: string;
+                    /** @description 2.26: servers with all these tags (comma separated) */
+                    tags?: string;
+                    /** @description 2.26: servers with any of these tags */
+                    "tags-any"?: string;
+                    /** @description 2.26: servers without all these tags */
+                    "not-tags"?: string;
+                    /** @description 2.26: servers without any of these tags */
+                    "not-tags-any"?: string;
+                    /** @description 2.73: locked servers (true) or not (false) */
+                    locked?: string;
+                    /** @description Every project's servers (admins) */
+                    all_tenants?: string;
+                    /** @description With all_tenants: one project's */
+                    project_id?: string;
+                    /** @description Alias of project_id */
+                    tenant_id?: string;
+                    /** @description Admins: servers on this host */
+                    host?: string;
+                    /** @description Admins: deleted servers (true) or not */
+                    deleted?: string;
+                    /** @description Admins (and everyone from 2.83) */
+                    user_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The servers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerDetailList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** A server (another project's is a 404 but for admins; a deleted one too). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The server */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerResponse"];
+                    };
+                };
+            };
+        };
+        /** Rename a server, change its description (2.19), hostname (2.90), access addresses or disk config. Before 2.75 the answer has the basic attributes only. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerUpdateRequest"] | components["schemas"]["ServerUpdateRequestV219"] | components["schemas"]["ServerUpdateRequestV290"];
+                };
+            };
+            responses: {
+                /** @description The server */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerResponse"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a server: at once when no host has it (or its host is down); else task_state deleting until its agent has destroyed it. 409 when locked (but for admins). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted, or deleting */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-services": {
         parameters: {
             query?: never;
@@ -2150,6 +2931,940 @@ export interface components {
         };
         ServerGroupList: {
             server_groups: components["schemas"]["ServerGroup"][];
+        };
+        /** @description rebuild, 2.1 to 2.18 */
+        ServerRebuildRequest: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+            };
+        };
+        /** @description rebuild, 2.19 to 2.53 (description) */
+        ServerRebuildRequestV219: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+        };
+        /** @description rebuild, 2.54 to 2.56 (key_name, null to remove it) */
+        ServerRebuildRequestV254: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                description?: components["schemas"]["NovaDescription"];
+                key_name?: string | null;
+            };
+        };
+        /** @description rebuild, 2.57 to 2.62 (user_data; no personality) */
+        ServerRebuildRequestV257: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                description?: components["schemas"]["NovaDescription"];
+                key_name?: string | null;
+                user_data?: components["schemas"]["ServerUserData"] | null;
+            };
+        };
+        /** @description rebuild, 2.63 to 2.89 (trusted image certificates) */
+        ServerRebuildRequestV263: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                description?: components["schemas"]["NovaDescription"];
+                key_name?: string | null;
+                user_data?: components["schemas"]["ServerUserData"] | null;
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+            };
+        };
+        /** @description rebuild from 2.90 (hostname) */
+        ServerRebuildRequestV290: {
+            rebuild: {
+                name?: components["schemas"]["NovaName"];
+                /** Format: uuid */
+                imageRef: string;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                preserve_ephemeral?: components["schemas"]["NovaBoolean"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                description?: components["schemas"]["NovaDescription"];
+                key_name?: string | null;
+                user_data?: components["schemas"]["ServerUserData"] | null;
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+                hostname?: components["schemas"]["NovaHostname"];
+            };
+        };
+        /** @description reboot */
+        ServerRebootRequest: {
+            reboot: {
+                /** @enum {string} */
+                type: "HARD" | "Hard" | "hard" | "SOFT" | "Soft" | "soft";
+            };
+        };
+        /** @description lock from 2.73 (a reason); before, any body */
+        ServerLockRequestV273: {
+            lock: {
+                locked_reason?: string;
+            } | null;
+        };
+        /** @description os-resetState (admins) */
+        ServerResetStateRequest: {
+            "os-resetState": {
+                /** @enum {string} */
+                state: "active" | "error";
+            };
+        };
+        /** @description os-getConsoleOutput */
+        ServerConsoleOutputRequest: {
+            "os-getConsoleOutput": {
+                /** @description The last lines to return; -1 or null for all */
+                length?: number | string | null;
+            };
+        };
+        /** @description createImage */
+        ServerCreateImageRequest: {
+            createImage: {
+                name: components["schemas"]["NovaName"];
+                metadata?: components["schemas"]["ServerMetadata"];
+            };
+        };
+        /** @description resize */
+        ServerResizeRequest: {
+            resize: {
+                flavorRef: string | number;
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+            };
+        };
+        /** @description An action without arguments: {"os-start": null}, os-stop, pause, unpause, suspend, resume, unlock, confirmResize, revertResize, forceDelete, restore; lock before 2.73. */
+        ServerSimpleAction: {
+            [key: string]: Record<string, never> | null;
+        };
+        /** @description The console log */
+        ServerConsoleOutput: {
+            output: string;
+        };
+        /** @description createImage from 2.45 (before: no body, Location header) */
+        ServerCreateImageResponse: {
+            /** Format: uuid */
+            image_id: string;
+        };
+        /** @description updated_at from 2.58; events in show: admins always, others from 2.51 (traceback admins only; host admins 2.62; hostId 2.62; details 2.84 admins). */
+        InstanceAction: {
+            action: string;
+            instance_uuid: string;
+            request_id: string;
+            user_id?: string | null;
+            project_id?: string | null;
+            start_time: string;
+            message?: string | null;
+            updated_at?: string | null;
+            events?: {
+                event: string;
+                start_time: string | null;
+                finish_time: string | null;
+                result: string | null;
+                traceback?: string | null;
+                host?: string | null;
+                hostId?: string;
+                details?: string | null;
+            }[];
+        };
+        InstanceActionList: {
+            instanceActions: components["schemas"]["InstanceAction"][];
+            links?: components["schemas"]["Links"];
+        };
+        /** @description One action with its events */
+        InstanceActionResponse: {
+            instanceAction: components["schemas"]["InstanceAction"];
+        };
+        /** @description POST (add or replace keys) and PUT (replace all) /servers/{id}/metadata */
+        ServerMetadataRequest: {
+            metadata: components["schemas"]["ServerMetadata"];
+        };
+        /** @description PUT /servers/{id}/metadata/{key}: the one key of the path */
+        ServerMetaItemRequest: {
+            meta: components["schemas"]["ServerMetadata"] & Record<string, never>;
+        };
+        /** @description A server's metadata */
+        ServerMetadataResponse: {
+            metadata: {
+                [key: string]: string;
+            };
+        };
+        /** @description One metadata item */
+        ServerMetaItemResponse: {
+            meta: {
+                [key: string]: string;
+            };
+        };
+        /** @description PUT /servers/{id}/tags: all the tags */
+        ServerTagsRequest: {
+            tags: components["schemas"]["ServerTag"][];
+        };
+        /** @description A server's tags */
+        ServerTagsResponse: {
+            tags: string[];
+        };
+        /** @description Printable characters and spaces, or null (Nova's description). */
+        NovaDescription: string | null;
+        /** @description An RFC 952/1123 host label (2.90). */
+        NovaHostname: string;
+        NovaFqdn: string;
+        NovaIpAddress: string & (unknown | unknown);
+        /** @description A positive integer, or its decimal text. */
+        NovaPositiveInteger: number | string;
+        /** @description Key/value pairs: keys of 1-255 letters, digits and `-_:. `, values strings of at most 255 characters. */
+        ServerMetadata: {
+            [key: string]: string;
+        };
+        ServerTag: string;
+        /**
+         * Format: byte
+         * @description base64, at most 65535 characters.
+         */
+        ServerUserData: string;
+        /** @enum {string} */
+        ServerDiskConfig: "AUTO" | "MANUAL";
+        /** @description Files to inject (before 2.57): path and base64 contents. */
+        ServerPersonality: {
+            path?: string;
+            /** Format: byte */
+            contents?: string;
+        }[];
+        ServerTrustedCertificates: string[] | null;
+        /** @description Hints to the scheduler: group (a server group), same_host, different_host (server uuids), query…; others are kept. */
+        ServerSchedulerHints: {
+            /** Format: uuid */
+            group?: string;
+            different_host?: string | string[];
+            same_host?: string | string[];
+            query?: string | Record<string, never>;
+            target_cell?: components["schemas"]["NovaName"];
+            different_cell?: string | string[];
+            build_near_host_ip?: components["schemas"]["NovaIpAddress"];
+            cidr?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        ServerSecurityGroups: {
+            name?: components["schemas"]["NovaName"];
+        }[];
+        /** @description A legacy (v1) block device mapping. */
+        BlockDeviceMapping: {
+            virtual_name?: string;
+            /** Format: uuid */
+            volume_id?: string;
+            /** Format: uuid */
+            snapshot_id?: string;
+            volume_size?: number | string;
+            device_name?: string;
+            delete_on_termination?: components["schemas"]["NovaBoolean"];
+            no_device?: unknown;
+            connection_info?: string;
+        };
+        /** @description block_device_mapping_v2 item, 2.1 to 2.31 and 2.33 to 2.41. */
+        BlockDeviceMappingV2: {
+            virtual_name?: string;
+            /** Format: uuid */
+            volume_id?: string;
+            /** Format: uuid */
+            snapshot_id?: string;
+            volume_size?: number | string;
+            device_name?: string;
+            delete_on_termination?: components["schemas"]["NovaBoolean"];
+            no_device?: unknown;
+            connection_info?: string;
+            /** @enum {string} */
+            source_type?: "volume" | "image" | "snapshot" | "blank";
+            uuid?: string;
+            /** Format: uuid */
+            image_id?: string;
+            /** @enum {string} */
+            destination_type?: "local" | "volume";
+            guest_format?: string;
+            device_type?: string;
+            disk_bus?: string;
+            boot_index?: number | string | null;
+        };
+        /** @description block_device_mapping_v2 item with tag (2.32, and 2.42 to 2.66). */
+        BlockDeviceMappingV2Tagged: {
+            virtual_name?: string;
+            /** Format: uuid */
+            volume_id?: string;
+            /** Format: uuid */
+            snapshot_id?: string;
+            volume_size?: number | string;
+            device_name?: string;
+            delete_on_termination?: components["schemas"]["NovaBoolean"];
+            no_device?: unknown;
+            connection_info?: string;
+            /** @enum {string} */
+            source_type?: "volume" | "image" | "snapshot" | "blank";
+            uuid?: string;
+            /** Format: uuid */
+            image_id?: string;
+            /** @enum {string} */
+            destination_type?: "local" | "volume";
+            guest_format?: string;
+            device_type?: string;
+            disk_bus?: string;
+            boot_index?: number | string | null;
+            tag?: components["schemas"]["ServerTag"];
+        };
+        /** @description block_device_mapping_v2 item with tag and volume_type (2.67 on). */
+        BlockDeviceMappingV267: {
+            virtual_name?: string;
+            /** Format: uuid */
+            volume_id?: string;
+            /** Format: uuid */
+            snapshot_id?: string;
+            volume_size?: number | string;
+            device_name?: string;
+            delete_on_termination?: components["schemas"]["NovaBoolean"];
+            no_device?: unknown;
+            connection_info?: string;
+            /** @enum {string} */
+            source_type?: "volume" | "image" | "snapshot" | "blank";
+            uuid?: string;
+            /** Format: uuid */
+            image_id?: string;
+            /** @enum {string} */
+            destination_type?: "local" | "volume";
+            guest_format?: string;
+            device_type?: string;
+            disk_bus?: string;
+            boot_index?: number | string | null;
+            tag?: components["schemas"]["ServerTag"];
+            volume_type?: string | null;
+        };
+        /** @description networks before 2.37 (optional; 2.32 to 2.36 take a tag). */
+        ServerNetworks: {
+            fixed_ip?: components["schemas"]["NovaIpAddress"];
+            port?: string | null;
+            uuid?: string;
+        }[];
+        /** @description networks with tags (2.32 to 2.36). */
+        ServerNetworksTagged: {
+            fixed_ip?: components["schemas"]["NovaIpAddress"];
+            port?: string | null;
+            uuid?: string;
+            tag?: components["schemas"]["ServerTag"];
+        }[];
+        /** @description networks from 2.37: required, `auto`, `none` or a list. */
+        ServerNetworksV237: {
+            fixed_ip?: components["schemas"]["NovaIpAddress"];
+            port?: string | null;
+            /** Format: uuid */
+            uuid?: string;
+        }[] | ("none" | "auto");
+        /** @description networks from 2.42 (with tags). */
+        ServerNetworksV242: {
+            fixed_ip?: components["schemas"]["NovaIpAddress"];
+            port?: string | null;
+            /** Format: uuid */
+            uuid?: string;
+            tag?: components["schemas"]["ServerTag"];
+        }[] | ("none" | "auto");
+        /** @description POST /servers, 2.1 to 2.18 */
+        ServerCreateRequest: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks?: components["schemas"]["ServerNetworks"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.19 to 2.31 (description) */
+        ServerCreateRequestV219: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks?: components["schemas"]["ServerNetworks"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.32 (tags on networks and block device mappings) */
+        ServerCreateRequestV232: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks?: components["schemas"]["ServerNetworksTagged"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2Tagged"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.33 to 2.36 (tags on networks only) */
+        ServerCreateRequestV233: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks?: components["schemas"]["ServerNetworksTagged"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.37 to 2.41 (networks required: auto, none or a list) */
+        ServerCreateRequestV237: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV237"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.42 to 2.51 (tags again) */
+        ServerCreateRequestV242: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2Tagged"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.52 to 2.56 (server tags) */
+        ServerCreateRequestV252: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                personality?: components["schemas"]["ServerPersonality"];
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2Tagged"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.57 to 2.62 (no personality) */
+        ServerCreateRequestV257: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2Tagged"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.63 to 2.66 (trusted image certificates) */
+        ServerCreateRequestV263: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV2Tagged"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.67 to 2.73 (volume_type in block device mappings) */
+        ServerCreateRequestV267: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV267"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers, 2.74 to 2.89 (host and hypervisor_hostname, admins) */
+        ServerCreateRequestV274: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV267"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+                host?: components["schemas"]["NovaFqdn"];
+                hypervisor_hostname?: components["schemas"]["NovaFqdn"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description POST /servers from 2.90 (hostname) */
+        ServerCreateRequestV290: {
+            server: {
+                name: components["schemas"]["NovaName"];
+                /** @description An image uuid ("" only when booting from block device mappings). */
+                imageRef?: string;
+                /** @description A flavor id, or a link to one. */
+                flavorRef: string | number;
+                adminPass?: string;
+                metadata?: components["schemas"]["ServerMetadata"];
+                networks: components["schemas"]["ServerNetworksV242"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                availability_zone?: components["schemas"]["NovaName"];
+                block_device_mapping?: components["schemas"]["BlockDeviceMapping"][];
+                block_device_mapping_v2?: components["schemas"]["BlockDeviceMappingV267"][];
+                config_drive?: components["schemas"]["NovaBoolean"];
+                key_name?: components["schemas"]["NovaName"];
+                min_count?: components["schemas"]["NovaPositiveInteger"];
+                max_count?: components["schemas"]["NovaPositiveInteger"];
+                return_reservation_id?: components["schemas"]["NovaBoolean"];
+                security_groups?: components["schemas"]["ServerSecurityGroups"];
+                user_data?: components["schemas"]["ServerUserData"];
+                description?: components["schemas"]["NovaDescription"];
+                tags?: components["schemas"]["ServerTag"][];
+                trusted_image_certificates?: components["schemas"]["ServerTrustedCertificates"];
+                host?: components["schemas"]["NovaFqdn"];
+                hypervisor_hostname?: components["schemas"]["NovaFqdn"];
+                hostname?: components["schemas"]["NovaHostname"];
+            };
+            "os:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+            "OS-SCH-HNT:scheduler_hints"?: components["schemas"]["ServerSchedulerHints"];
+        };
+        /** @description PUT /servers/{id}, 2.1 to 2.18 */
+        ServerUpdateRequest: {
+            server: {
+                name?: components["schemas"]["NovaName"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+            };
+        };
+        /** @description PUT /servers/{id}, 2.19 to 2.89 (description) */
+        ServerUpdateRequestV219: {
+            server: {
+                name?: components["schemas"]["NovaName"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                description?: components["schemas"]["NovaDescription"];
+            };
+        };
+        /** @description PUT /servers/{id} from 2.90 (hostname) */
+        ServerUpdateRequestV290: {
+            server: {
+                name?: components["schemas"]["NovaName"];
+                "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+                /** Format: ipv4 */
+                accessIPv4?: string;
+                /** Format: ipv6 */
+                accessIPv6?: string;
+                description?: components["schemas"]["NovaDescription"];
+                hostname?: components["schemas"]["NovaHostname"];
+            };
+        };
+        /** @description A server as Nova shows it at the request's microversion: flavor {id, links} before 2.47 and the embedded flavor from 2.47; OS-EXT-SRV-ATTR:* for admins; locked 2.9, host_status 2.16 (admins), description 2.19, tags 2.26, server_groups 2.71, locked_reason 2.73. */
+        Server: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @enum {string} */
+            status: "ACTIVE" | "BUILD" | "DELETED" | "ERROR" | "HARD_REBOOT" | "MIGRATING" | "PASSWORD" | "PAUSED" | "REBOOT" | "REBUILD" | "RESCUE" | "RESIZE" | "REVERT_RESIZE" | "SHELVED" | "SHELVED_OFFLOADED" | "SHUTOFF" | "SOFT_DELETED" | "SUSPENDED" | "UNKNOWN" | "VERIFY_RESIZE";
+            tenant_id?: string;
+            user_id?: string;
+            metadata?: {
+                [key: string]: string;
+            };
+            hostId?: string;
+            image?: string | {
+                id: string;
+                links: components["schemas"]["Links"];
+            };
+            flavor?: {
+                id?: string;
+                links?: components["schemas"]["Links"];
+                vcpus?: number;
+                ram?: number;
+                disk?: number;
+                ephemeral?: number;
+                swap?: number;
+                original_name?: string;
+                extra_specs?: {
+                    [key: string]: string;
+                };
+            };
+            /** Format: date-time */
+            created?: string;
+            /** Format: date-time */
+            updated?: string;
+            addresses?: {
+                [key: string]: Record<string, never>[];
+            };
+            accessIPv4?: string;
+            accessIPv6?: string;
+            links: components["schemas"]["Links"];
+            "OS-DCF:diskConfig"?: components["schemas"]["ServerDiskConfig"];
+            fault?: {
+                code: number;
+                created: string;
+                message: string;
+                details?: string;
+            };
+            progress?: number;
+            "OS-EXT-AZ:availability_zone"?: string;
+            config_drive?: string;
+            key_name?: string | null;
+            /** @description YYYY-MM-DDThh:mm:ss.ffffff (no zone), or null */
+            "OS-SRV-USG:launched_at"?: string | null;
+            /** @description YYYY-MM-DDThh:mm:ss.ffffff (no zone), or null */
+            "OS-SRV-USG:terminated_at"?: string | null;
+            security_groups?: {
+                name: string;
+            }[];
+            "OS-EXT-SRV-ATTR:host"?: string | null;
+            "OS-EXT-SRV-ATTR:instance_name"?: string;
+            "OS-EXT-SRV-ATTR:hypervisor_hostname"?: string | null;
+            "OS-EXT-SRV-ATTR:reservation_id"?: string;
+            "OS-EXT-SRV-ATTR:launch_index"?: number;
+            "OS-EXT-SRV-ATTR:hostname"?: string | null;
+            "OS-EXT-SRV-ATTR:kernel_id"?: string;
+            "OS-EXT-SRV-ATTR:ramdisk_id"?: string;
+            "OS-EXT-SRV-ATTR:root_device_name"?: string | null;
+            "OS-EXT-SRV-ATTR:user_data"?: string | null;
+            "OS-EXT-STS:task_state"?: string | null;
+            "OS-EXT-STS:vm_state"?: string;
+            "OS-EXT-STS:power_state"?: number;
+            "os-extended-volumes:volumes_attached"?: {
+                id?: string;
+                delete_on_termination?: boolean;
+            }[];
+            /** @enum {string} */
+            host_status?: "UP" | "DOWN" | "MAINTENANCE" | "UNKNOWN" | "";
+            locked?: boolean;
+            locked_reason?: string | null;
+            description?: string | null;
+            tags?: string[];
+            trusted_image_certificates?: string[] | null;
+            server_groups?: string[];
+            /** @description Rebuild answers only */
+            adminPass?: string;
+            /** @description Rebuild answers only, 2.57 on */
+            user_data?: string | null;
+        };
+        /** @description One server */
+        ServerResponse: {
+            server: components["schemas"]["Server"];
+        };
+        ServerDetailList: {
+            servers: components["schemas"]["Server"][];
+            servers_links?: components["schemas"]["Links"];
+        };
+        ServerBrief: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            links: components["schemas"]["Links"];
+        };
+        ServerBriefList: {
+            servers: components["schemas"]["ServerBrief"][];
+            servers_links?: components["schemas"]["Links"];
+        };
+        ServerCreateResponse: {
+            server: {
+                /** Format: uuid */
+                id: string;
+                links: components["schemas"]["Links"];
+                "OS-DCF:diskConfig": components["schemas"]["ServerDiskConfig"];
+                security_groups: {
+                    name?: string;
+                }[];
+                adminPass: string;
+            };
+        } | {
+            reservation_id: string;
         };
         ServiceHost: string;
         /** @description PUT /os-services/{action}, 2.1 to 2.10 */

@@ -7,7 +7,12 @@ import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
+import { registerInstanceActionRoutes } from './instance-actions/routes.ts';
+import { registerServerActionRoutes } from './server-actions/routes.ts';
 import { registerServerGroupRoutes } from './server-groups/routes.ts';
+import { registerServerMetadataRoutes } from './server-metadata/routes.ts';
+import { registerServerTagRoutes } from './server-tags/routes.ts';
+import { registerServerRoutes } from './servers/routes.ts';
 import { registerServiceRoutes } from './services/routes.ts';
 import { registerUsageRoutes } from './usage/routes.ts';
 import { registerComputeVersionRoutes } from './version/routes.ts';
@@ -27,6 +32,11 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerHypervisorRoutes(v21, ctx);
       registerAvailabilityZoneRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
+      registerServerRoutes(v21, ctx);
+      registerServerActionRoutes(v21, ctx);
+      registerServerMetadataRoutes(v21, ctx);
+      registerServerTagRoutes(v21, ctx);
+      registerInstanceActionRoutes(v21, ctx);
     },
     { prefix: '/v2.1' },
   );

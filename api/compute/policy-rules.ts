@@ -2,7 +2,10 @@
  * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
  * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
  * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,
- * hypervisors,availability_zone,simple_tenant_usage}.py), in oslo.policy syntax and
+ * hypervisors,availability_zone,simple_tenant_usage,servers,server_metadata,
+ * server_tags,instance_actions,lock_server,pause_server,suspend_server,
+ * admin_actions,console_output,deferred_delete,extended_server_attributes,
+ * ips,create_backup}.py), in oslo.policy syntax and
  * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
  * file applies unchanged.
  *
@@ -124,6 +127,50 @@ const simpleTenantUsage: Record<string, Entry> = {
   'os_compute_api:os-simple-tenant-usage:list': [ADMIN],
 };
 
+// nova/policies/servers.py (and the policies of the server actions, metadata,
+// tags and instance actions), Zed defaults. The admin-only rules keep their
+// new default; the rest are project reader/member or admin.
+const SERVERS_MEMBER = ['create', 'create:attach_volume', 'create:attach_network', 'create:trusted_certs', 'delete', 'update', 'confirm_resize',
+  'revert_resize', 'reboot', 'resize', 'rebuild', 'rebuild:trusted_certs', 'create_image', 'create_image:allow_volume_backed', 'start', 'stop',
+  'trigger_crash_dump'];
+const servers: Record<string, Entry> = {
+  ...Object.fromEntries(['index', 'detail', 'show'].map((a) => [`os_compute_api:servers:${a}`, [PROJECT_READER_OR_ADMIN]])),
+  ...Object.fromEntries(SERVERS_MEMBER.map((a) => [`os_compute_api:servers:${a}`, [PROJECT_MEMBER_OR_ADMIN]])),
+  ...Object.fromEntries(
+    ['index:get_all_tenants', 'detail:get_all_tenants', 'allow_all_filters', 'show:host_status', 'show:host_status:unknown-only', 'create:forced_host',
+      'create:zero_disk_flavor'].map((a) => [`os_compute_api:servers:${a}`, [ADMIN]]),
+  ),
+  'os_compute_api:servers:show:flavor-extra-specs': [PROJECT_READER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+  'compute:servers:create:requested_destination': [ADMIN],
+  'compute:servers:resize:cross_cell': ['!'],
+  'network:attach_external_network': [ADMIN],
+  'os_compute_api:os-extended-server-attributes': [ADMIN],
+  'os_compute_api:os-admin-actions:reset_state': [ADMIN],
+  'os_compute_api:os-admin-actions:inject_network_info': [ADMIN],
+  'os_compute_api:os-lock-server:lock': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-lock-server:unlock': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-lock-server:unlock:unlock_override': [ADMIN],
+  'os_compute_api:os-pause-server:pause': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-pause-server:unpause': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-suspend-server:suspend': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-suspend-server:resume': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-console-output': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-create-backup': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-deferred-delete:restore': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-deferred-delete:force': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:ips:index': [PROJECT_READER_OR_ADMIN],
+  'os_compute_api:ips:show': [PROJECT_READER_OR_ADMIN],
+  ...Object.fromEntries(['index', 'show'].map((a) => [`os_compute_api:server-metadata:${a}`, [PROJECT_READER_OR_ADMIN]])),
+  ...Object.fromEntries(['create', 'update_all', 'update', 'delete'].map((a) => [`os_compute_api:server-metadata:${a}`, [PROJECT_MEMBER_OR_ADMIN]])),
+  ...Object.fromEntries(['index', 'show'].map((a) => [`os_compute_api:os-server-tags:${a}`, [PROJECT_READER_OR_ADMIN]])),
+  ...Object.fromEntries(['update_all', 'update', 'delete', 'delete_all'].map((a) => [`os_compute_api:os-server-tags:${a}`, [PROJECT_MEMBER_OR_ADMIN]])),
+  // The instance-actions rules replaced os_compute_api:os-instance-actions (admin or owner).
+  'os_compute_api:os-instance-actions:list': [PROJECT_READER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+  'os_compute_api:os-instance-actions:show': [PROJECT_READER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+  'os_compute_api:os-instance-actions:events': [ADMIN],
+  'os_compute_api:os-instance-actions:events:details': [ADMIN],
+};
+
 const entries: Record<string, Entry> = {
   ...base,
   ...flavorManage,
@@ -137,6 +184,7 @@ const entries: Record<string, Entry> = {
   ...hypervisors,
   ...availabilityZones,
   ...simpleTenantUsage,
+  ...servers,
 };
 
 /** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { expandHome } from '../../lib/config/index.ts';
 import { writeCloudsYaml } from '../clouds-yaml.ts';
-import { openRuntime, runBootstrap, startApis, stopOnSignals } from '../runtime.ts';
+import { openRuntime, runBootstrap, startApis, startComputeServices, stopOnSignals } from '../runtime.ts';
 import { configFromArgs, type Command } from './command.ts';
 
 export const allInOne: Command = {
@@ -11,13 +11,16 @@ export const allInOne: Command = {
     'Runs every Nubo service in one process. With no configuration it uses the embedded',
     'PGlite database and the in-process bus under data_dir (./data). The first start',
     'migrates the database, bootstraps the admin project, user and catalog, and writes a',
-    'clouds.yaml with the cloud `nubo`; later starts reuse all of it.',
+    'clouds.yaml with the cloud `nubo`; later starts reuse all of it. The scheduler and conductor',
+    'run on the in-process bus, with one compute agent for this host using compute.driver',
+    '(fake by default: servers go ACTIVE, but no virtual machine runs).',
   ].join('\n'),
   async run(argv) {
     const config = configFromArgs(argv);
     const rt = await openRuntime(config, 'nubo-all-in-one');
     const apis = await startApis(rt);
     const boot = await runBootstrap(rt, apis.map((a) => ({ type: a.type, name: a.name, url: a.url })));
+    const compute = await startComputeServices(rt);
     const identity = apis.find((a) => a.type === 'identity')!;
     const cloud = {
       authUrl: identity.url.replace(/\/$/, ''),
@@ -38,13 +41,17 @@ export const allInOne: Command = {
       `  admin user:     ${cloud.username} (domain Default), project ${cloud.projectName}`,
       `  admin password: ${boot.passwordGenerated ? 'generated into' : 'stored in'} ${join(config.data_dir, 'admin-password')}${config['identity.admin_password'] ? ' (set by configuration)' : ''}`,
       `  clouds.yaml:    ${cloudsFiles.join(', ')}`,
+      `  compute host:   ${compute.host}, driver ${compute.driver}`,
+      ...(compute.driver === 'fake'
+        ? ['', '  !!! The compute driver is FAKE: servers go ACTIVE but no virtual machine runs.', '  !!! Set compute.driver (NUBO_COMPUTE_DRIVER) to run real guests.']
+        : []),
       '',
       '  Try: openstack --os-cloud nubo token issue',
       '',
     ];
     process.stderr.write(lines.join('\n') + '\n');
     rt.logger.info({ endpoints: Object.fromEntries(apis.map((a) => [a.type, a.url])) }, 'nubo all-in-one started');
-    await stopOnSignals(rt, apis);
+    await stopOnSignals(rt, apis, compute.background);
     return 0;
   },
 };

@@ -59,6 +59,8 @@ export const options = {
   'scheduler.max_attempts': { type: 'integer', default: 3, min: 1, doc: 'Hosts tried per instance: the chosen one plus max_attempts − 1 alternates for reschedules after a failed build.' },
   'scheduler.host_subset_size': { type: 'integer', default: 1, min: 1, doc: 'The host is picked at random among this many best-weighed hosts (1 takes the best), to spread concurrent schedulers.' },
   'scheduler.service_down_time': { type: 'integer', default: 60, min: 1, doc: 'Seconds without a heartbeat after which a compute service counts as down and gets no new instances.' },
+  'scheduler.build_timeout': { type: 'integer', default: 120, min: 1, doc: 'Seconds a build may wait for a host, or for its host to start it, before the conductor\'s sweep schedules it again (or sets it to error); also how long a conductor\'s claim on an instance being scheduled lasts if that conductor dies.' },
+  'scheduler.sweep_interval': { type: 'integer', default: 30, min: 0, doc: 'Seconds between the conductor\'s sweeps for stuck builds, builds on hosts that went down, and leaked resource claims; 0 disables them.' },
   'compute.cpu_allocation_ratio': { type: 'float', default: 16.0, min: 0, doc: 'vCPUs a host offers per physical CPU (overcommit), set on its VCPU inventory.' },
   'compute.ram_allocation_ratio': { type: 'float', default: 1.5, min: 0, doc: 'MB of instance memory a host offers per MB of RAM (overcommit), set on its MEMORY_MB inventory.' },
   'compute.disk_allocation_ratio': { type: 'float', default: 1.0, min: 0, doc: 'GB of instance disk a host offers per GB of local disk, set on its DISK_GB inventory.' },

@@ -92,3 +92,8 @@ export async function listNodesWithServices(conn: Conn): Promise<NodeWithService
     .select('n.*', 's.disabled', 's.disabled_reason', 's.forced_down', 's.last_seen_up', 's.availability_zone')
     .orderBy(['n.host', 'n.hypervisor_hostname']);
 }
+
+/** The compute node of `host` named `hypervisorHostname`, if there is one. */
+export async function getNode(conn: Conn, host: string, hypervisorHostname: string): Promise<ComputeNodeRow | undefined> {
+  return conn<ComputeNodeRow>('compute_nodes').where({ host, hypervisor_hostname: hypervisorHostname }).first();
+}

@@ -163,6 +163,23 @@ export function createPlacement(db: Db) {
     },
 
     /**
+     * Frees what `consumer` holds of one provider only (a failed build's
+     * claim on its host), leaving its claims elsewhere; returns whether it
+     * held anything there.
+     */
+    async releaseOn(consumer: string, providerUuid: string): Promise<boolean> {
+      return db.transaction(async (trx) => {
+        const p = await store.lockProvider(trx, providerUuid);
+        if (!p) return false;
+        const held = await store.allocationsOf(trx, consumer);
+        if (!held.some((a) => a.providerUuid === providerUuid)) return false;
+        await store.deleteAllocations(trx, consumer, p.id);
+        await store.bumpGenerations(trx, [p.id]);
+        return true;
+      }, readCommitted);
+    },
+
+    /**
      * Gives every allocation of `source` to `target`, replacing what `target`
      * held (Nova's move_allocations: during a resize or migration the
      * migration record holds the source host's resources while the instance

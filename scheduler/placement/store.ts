@@ -149,8 +149,10 @@ export async function replaceAllocations(trx: Knex.Transaction, providerId: numb
   await trx('allocations').insert(resources.map(([rc, used]) => ({ provider_id: providerId, resource_class: rc, consumer_id: consumer, used })));
 }
 
-export async function deleteAllocations(trx: Knex.Transaction, consumer: string): Promise<void> {
-  await trx('allocations').where({ consumer_id: consumer }).delete();
+export async function deleteAllocations(trx: Knex.Transaction, consumer: string, providerId?: number): Promise<void> {
+  const q = trx('allocations').where({ consumer_id: consumer });
+  if (providerId !== undefined) q.where({ provider_id: providerId });
+  await q.delete();
 }
 
 /** Hands every allocation of `from` to `to`; returns how many moved (counted with returning: knex-pglite answers a row count as a result object). */

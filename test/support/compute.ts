@@ -1,4 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { ComputeCalls, ComputeCasts } from '../../compute-driver/rpc.ts';
+import { computeTopic } from '../../compute-driver/rpc.ts';
+import type { Handler } from '../../lib/bus/bus.ts';
+import { SCHEDULER_TOPIC, type SchedulerCasts } from '../../scheduler/rpc.ts';
 import { computePolicyDefaults } from '../../api/compute/policy-rules.ts';
 import { createComputeApp } from '../../api/compute/server.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -19,6 +24,77 @@ export interface ProjectUser {
   token: string;
 }
 
+/** A message a recorder received. */
+export interface Recorded {
+  topic: string;
+  method: string;
+  args: any;
+}
+
+/**
+ * Stands in for the conductor and the compute agents on the in-process bus:
+ * records what the API sends to `scheduler` and `compute.<host>`.
+ */
+export interface BusRecorder {
+  /** Everything received, in order. */
+  readonly messages: Recorded[];
+  /** Those sent to `topic` (and `method`). */
+  on(topic: string, method?: string): Recorded[];
+  /** Waits (up to 2 s) until `topic` has received a message of `method` (whose args `match`, when given); returns the latest such. */
+  waitFor(topic: string, method: string, match?: (args: any) => boolean): Promise<Recorded>;
+  /** Serves compute.<host>: records each cast; get_console_output answers `consoleOutput` (or throws it, if an Error). */
+  serveCompute(host: string, opts?: { consoleOutput?: string | Error }): Promise<void>;
+  clear(): void;
+}
+
+const COMPUTE_CASTS: (keyof ComputeCasts)[] = [
+  'build_and_run_instance', 'reboot_instance', 'stop_instance', 'start_instance', 'pause_instance', 'unpause_instance', 'suspend_instance',
+  'resume_instance', 'rebuild_instance', 'terminate_instance',
+];
+const SCHEDULER_CASTS: (keyof SchedulerCasts)[] = ['build_instances'];
+
+async function startRecorder(bus: IdentityHarness['bus'], serveScheduler: boolean): Promise<BusRecorder> {
+  const messages: Recorded[] = [];
+  const handlers = (topic: string, methods: string[], calls: Record<string, Handler> = {}) => {
+    const out: Record<string, Handler> = {};
+    for (const method of methods) out[method] = (args) => void messages.push({ topic, method, args });
+    for (const [method, fn] of Object.entries(calls)) {
+      out[method] = (args) => {
+        messages.push({ topic, method, args });
+        return fn(args);
+      };
+    }
+    return out;
+  };
+  if (serveScheduler) await bus.serve(SCHEDULER_TOPIC, handlers(SCHEDULER_TOPIC, SCHEDULER_CASTS));
+  const on = (topic: string, method?: string) => messages.filter((m) => m.topic === topic && (method === undefined || m.method === method));
+  return {
+    messages,
+    on,
+    async waitFor(topic, method, match = () => true) {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const found = on(topic, method).filter((m) => match(m.args));
+        if (found.length) return found[found.length - 1];
+        if (Date.now() > deadline) throw new Error(`no ${method} on ${topic} (have: ${messages.map((m) => `${m.topic}.${m.method}`).join(', ') || 'nothing'})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    async serveCompute(host, opts = {}) {
+      const topic = computeTopic(host);
+      const consoleOutput: Handler = () => {
+        if (opts.consoleOutput instanceof Error) throw opts.consoleOutput;
+        return opts.consoleOutput ?? '';
+      };
+      const calls: Record<keyof ComputeCalls, Handler> = { get_console_output: consoleOutput };
+      await bus.serve(topic, handlers(topic, COMPUTE_CASTS, calls));
+    },
+    clear() {
+      messages.length = 0;
+    },
+  };
+}
+
 export interface ComputeHarness {
   identity: IdentityHarness;
   app: FastifyInstance;
@@ -35,6 +111,8 @@ export interface ComputeHarness {
   projectToken(roles?: string[]): Promise<ProjectUser>;
   /** Another user's token in an existing project. */
   userToken(projectId: string, roles?: string[]): Promise<ProjectUser>;
+  /** What the API sent to the scheduler and the compute hosts served with serveCompute. */
+  bus: BusRecorder;
   close(): Promise<void>;
 }
 
@@ -48,16 +126,24 @@ const jsonOrText = (text: string): unknown => {
 
 /**
  * The compute API on a bootstrapped identity database (PGlite unless given),
- * sharing its token service, with Nova's default policy.
+ * sharing its token service, with Nova's default policy, and a recorder
+ * serving the scheduler topic in place of the conductor.
  */
 export async function startCompute(
-  opts: { database?: TestDatabase; overrides?: Record<string, unknown>; policy?: Record<string, string> } = {},
+  opts: {
+    database?: TestDatabase;
+    overrides?: Record<string, unknown>;
+    policy?: Record<string, string>;
+    /** false: no recorder serves the scheduler topic (a real conductor will). */
+    recordBus?: boolean;
+  } = {},
 ): Promise<ComputeHarness> {
   const identity = await startIdentity({ database: opts.database, overrides: opts.overrides });
   const logger = createLogger({ level: identity.config['log.level'] });
   const policy = new Enforcer(computePolicyDefaults, opts.policy);
   const app = createComputeApp({ db: identity.database.db, bus: identity.bus, tokens: identity.tokens, policy, config: identity.config, logger });
   await app.ready();
+  const recorder = await startRecorder(identity.bus, opts.recordBus !== false);
   const db = identity.database.db;
   const { admin } = identity;
 
@@ -95,9 +181,42 @@ export async function startCompute(
       return userToken(projectId, roles);
     },
     userToken,
+    bus: recorder,
     async close() {
       await app.close();
       await identity.close();
     },
   };
+}
+
+/** An image row as the image API would have it (active and public unless said otherwise); returns its id. */
+export async function addImage(
+  db: TestDatabase['db'],
+  s: { owner: string; status?: string; visibility?: string; minRam?: number; minDisk?: number; size?: number | null; properties?: Record<string, string>; name?: string },
+): Promise<string> {
+  const id = randomUUID();
+  await db('images').insert({
+    id,
+    name: s.name ?? `image-${id.slice(0, 8)}`,
+    owner: s.owner,
+    status: s.status ?? 'active',
+    visibility: s.visibility ?? 'public',
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    min_ram: s.minRam ?? 0,
+    min_disk: s.minDisk ?? 0,
+    size: s.size === undefined ? 1024 : s.size,
+    properties: JSON.stringify(s.properties ?? {}),
+  });
+  return id;
+}
+
+/**
+ * What the conductor and the agent of `host` would have made of a server:
+ * on the host, active (or `vmState`) with no task, running, launched now.
+ */
+export async function placeServer(db: TestDatabase['db'], uuid: string, host: string, vmState = 'active'): Promise<void> {
+  await db('instances')
+    .where({ uuid })
+    .update({ host, node: host, launched_on: host, vm_state: vmState, task_state: null, power_state: vmState === 'stopped' ? 4 : 1, launched_at: new Date() });
 }

@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../../lib/db/index.ts';
 import { countKeypairs } from '../keypairs/store.ts';
 import { countGroups as countServerGroups } from '../server-groups/store.ts';
+import { instanceUsage } from '../servers/store.ts';
 
 /** What a project (or one user in it) uses of the countable quota resources. */
 export interface ComputeUsage {
@@ -14,20 +16,18 @@ export interface ComputeUsage {
 
 /**
  * The one place compute usage is counted, for GET /limits, quota set details
- * and quota checks. With `userId`, the counts are that user's within the
+ * and quota checks (the server create path counts within its transaction, so
+ * pass it as `db`). With `userId`, the counts are that user's within the
  * project (Nova counts instances and server groups per user too).
  *
- * To extend when servers arrive: count the project's (or user's) non-deleted
- * rows of the `instances` table here — instances = count, cores = sum(vcpus),
- * ram = sum(memory_mb). Until then those are 0. Server groups are counted
- * from their table.
+ * Instances, cores and ram are the project's (or user's) instances that are
+ * not deleted: their count, sum(vcpus) and sum(memory_mb). Server groups are
+ * counted from their table.
  */
-export async function computeUsage(db: Db, projectId: string, userId?: string): Promise<ComputeUsage> {
-  void projectId;
+export async function computeUsage(db: Db | Knex.Transaction, projectId: string, userId?: string): Promise<ComputeUsage> {
+  const servers = await instanceUsage(db, projectId, userId);
   return {
-    instances: 0,
-    cores: 0,
-    ram: 0,
+    ...servers,
     server_groups: await countServerGroups(db, projectId, userId),
     key_pairs: userId === undefined ? 0 : await countKeypairs(db, userId),
   };

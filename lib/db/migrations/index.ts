@@ -8,6 +8,7 @@ import * as image006 from './006_image_metadefs.ts';
 import * as compute007 from './007_compute_flavors_keypairs.ts';
 import * as placement008 from './008_placement.ts';
 import * as compute009 from './009_compute_instances.ts';
+import * as compute010 from './010_compute_instance_disk_config.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: [string, Migration][] = [
   ['007_compute_flavors_keypairs', compute007],
   ['008_placement', placement008],
   ['009_compute_instances', compute009],
+  ['010_compute_instance_disk_config', compute010],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
