@@ -75,6 +75,23 @@ export const rebootAction = (type: 'SOFT' | 'HARD'): TaskAction => ({
   cast: (c, row, id) => c.cast('reboot_instance', { ...message(row, id), reboot_type: type }),
 });
 
+/** An action from one vm_state, whose message is just the instance (pause, unpause, suspend, resume). */
+const plainAction = (
+  name: string,
+  policy: string,
+  vmState: string,
+  taskState: string,
+  method: 'pause_instance' | 'unpause_instance' | 'suspend_instance' | 'resume_instance',
+): TaskAction => ({
+  name,
+  policy,
+  withUser: true,
+  record: name,
+  check: { vmStates: [vmState] },
+  taskState,
+  cast: (c, row, id) => c.cast(method, message(row, id)),
+});
+
 export const TASK_ACTIONS: Record<string, TaskAction> = {
   'os-start': {
     name: 'start',
@@ -97,42 +114,10 @@ export const TASK_ACTIONS: Record<string, TaskAction> = {
     changes: { progress: 0 },
     cast: (c, row, id) => c.cast('stop_instance', { ...message(row, id), clean_shutdown: true }),
   },
-  pause: {
-    name: 'pause',
-    policy: 'os_compute_api:os-pause-server:pause',
-    withUser: true,
-    record: 'pause',
-    check: { vmStates: ['active'] },
-    taskState: 'pausing',
-    cast: (c, row, id) => c.cast('pause_instance', message(row, id)),
-  },
-  unpause: {
-    name: 'unpause',
-    policy: 'os_compute_api:os-pause-server:unpause',
-    withUser: true,
-    record: 'unpause',
-    check: { vmStates: ['paused'] },
-    taskState: 'unpausing',
-    cast: (c, row, id) => c.cast('unpause_instance', message(row, id)),
-  },
-  suspend: {
-    name: 'suspend',
-    policy: 'os_compute_api:os-suspend-server:suspend',
-    withUser: true,
-    record: 'suspend',
-    check: { vmStates: ['active'] },
-    taskState: 'suspending',
-    cast: (c, row, id) => c.cast('suspend_instance', message(row, id)),
-  },
-  resume: {
-    name: 'resume',
-    policy: 'os_compute_api:os-suspend-server:resume',
-    withUser: true,
-    record: 'resume',
-    check: { vmStates: ['suspended'] },
-    taskState: 'resuming',
-    cast: (c, row, id) => c.cast('resume_instance', message(row, id)),
-  },
+  pause: plainAction('pause', 'os_compute_api:os-pause-server:pause', 'active', 'pausing', 'pause_instance'),
+  unpause: plainAction('unpause', 'os_compute_api:os-pause-server:unpause', 'paused', 'unpausing', 'unpause_instance'),
+  suspend: plainAction('suspend', 'os_compute_api:os-suspend-server:suspend', 'active', 'suspending', 'suspend_instance'),
+  resume: plainAction('resume', 'os_compute_api:os-suspend-server:resume', 'suspended', 'resuming', 'resume_instance'),
 };
 
 /**

@@ -85,8 +85,6 @@ function sortKeys(request: FastifyRequest, caller: ComputeCaller, q: Query): Sor
   if (!keys.length) keys.push('created_at');
   if (!dirs.length) dirs.push('desc');
   const valid = new Set([...Object.keys(SORT_COLUMNS), ...UNSORTABLE_KEYS, ...(v.atLeast('2.75') ? [] : IGNORED_SORT_KEYS)]);
-  if (!v.atLeast('2.73')) valid.delete('locked');
-  if (v.atLeast('2.73') && !v.atLeast('2.75')) valid.add('locked');
   const ignored = new Set(v.atLeast('2.73') ? IGNORED_SORT_KEYS.filter((k) => k !== 'locked') : IGNORED_SORT_KEYS);
   const out: SortKey[] = [];
   keys.forEach((key, i) => {
