@@ -25,9 +25,8 @@
  * `project_id` and `user_id` (nova/context.py `can`), keypair rules the
  * keypair's `user_id`, quota rules the `project_id` asked about.
  */
+import { combinedDefaults, newDefaults, type RuleEntry } from '../../lib/policy/defaults.ts';
 
-/** A rule: its new default, and the deprecated rule Zed still OR's with it. */
-type Entry = readonly [current: string, deprecated?: string];
 
 // nova/policies/base.py
 const ADMIN = 'rule:context_is_admin';
@@ -39,7 +38,7 @@ const PROJECT_MEMBER_OR_ADMIN = 'rule:project_member_or_admin';
 const DEPRECATED_ADMIN_API = 'rule:admin_api';
 const ANY = '@';
 
-const base: Record<string, Entry> = {
+const base: Record<string, RuleEntry> = {
   context_is_admin: ['role:admin'],
   admin_api: [DEPRECATED_ADMIN],
   project_member_api: ['role:member and project_id:%(project_id)s', DEPRECATED_ADMIN_OR_OWNER],
@@ -49,7 +48,7 @@ const base: Record<string, Entry> = {
 };
 
 // nova/policies/flavor_manage.py
-const flavorManage: Record<string, Entry> = {
+const flavorManage: Record<string, RuleEntry> = {
   'os_compute_api:os-flavor-manage:create': [ADMIN],
   'os_compute_api:os-flavor-manage:update': [ADMIN],
   'os_compute_api:os-flavor-manage:delete': [ADMIN],
@@ -57,14 +56,14 @@ const flavorManage: Record<string, Entry> = {
 
 // nova/policies/flavor_access.py: listing a flavor's projects keeps its old
 // admin-or-owner rule, which any caller passes (its target is the caller's project).
-const flavorAccess: Record<string, Entry> = {
+const flavorAccess: Record<string, RuleEntry> = {
   'os_compute_api:os-flavor-access:add_tenant_access': [ADMIN],
   'os_compute_api:os-flavor-access:remove_tenant_access': [ADMIN],
   'os_compute_api:os-flavor-access': [ADMIN, DEPRECATED_ADMIN_OR_OWNER],
 };
 
 // nova/policies/flavor_extra_specs.py (index also decides whether ≥ 2.61 flavor bodies show extra_specs)
-const flavorExtraSpecs: Record<string, Entry> = {
+const flavorExtraSpecs: Record<string, RuleEntry> = {
   'os_compute_api:os-flavor-extra-specs:show': [PROJECT_READER_OR_ADMIN],
   'os_compute_api:os-flavor-extra-specs:index': [PROJECT_READER_OR_ADMIN],
   'os_compute_api:os-flavor-extra-specs:create': [ADMIN],
@@ -74,7 +73,7 @@ const flavorExtraSpecs: Record<string, Entry> = {
 
 // nova/policies/keypairs.py: a user's own keys, or any user's for an admin (≥ 2.10 user_id)
 const KEYPAIR_OWNER = `(${ADMIN}) or user_id:%(user_id)s`;
-const keypairs: Record<string, Entry> = {
+const keypairs: Record<string, RuleEntry> = {
   'os_compute_api:os-keypairs:index': [KEYPAIR_OWNER],
   'os_compute_api:os-keypairs:create': [KEYPAIR_OWNER],
   'os_compute_api:os-keypairs:delete': [KEYPAIR_OWNER],
@@ -82,13 +81,13 @@ const keypairs: Record<string, Entry> = {
 };
 
 // nova/policies/limits.py (other_project's deprecated rule was os-used-limits = admin_api)
-const limits: Record<string, Entry> = {
+const limits: Record<string, RuleEntry> = {
   'os_compute_api:limits': [ANY],
   'os_compute_api:limits:other_project': [ADMIN, 'rule:admin_api'],
 };
 
 // nova/policies/quota_sets.py and quota_class_sets.py
-const quotas: Record<string, Entry> = {
+const quotas: Record<string, RuleEntry> = {
   'os_compute_api:os-quota-sets:update': [ADMIN],
   'os_compute_api:os-quota-sets:defaults': [ANY],
   'os_compute_api:os-quota-sets:show': [PROJECT_READER_OR_ADMIN],
@@ -99,7 +98,7 @@ const quotas: Record<string, Entry> = {
 };
 
 // nova/policies/server_groups.py (index:all_projects is checked only for admins asking all_projects)
-const serverGroups: Record<string, Entry> = {
+const serverGroups: Record<string, RuleEntry> = {
   'os_compute_api:os-server-groups:create': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-server-groups:delete': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-server-groups:index': [PROJECT_READER_OR_ADMIN],
@@ -108,21 +107,21 @@ const serverGroups: Record<string, Entry> = {
 };
 
 // nova/policies/services.py and hypervisors.py
-const services: Record<string, Entry> = {
+const services: Record<string, RuleEntry> = {
   'os_compute_api:os-services:list': [ADMIN, DEPRECATED_ADMIN_API],
   'os_compute_api:os-services:update': [ADMIN, DEPRECATED_ADMIN_API],
   'os_compute_api:os-services:delete': [ADMIN, DEPRECATED_ADMIN_API],
 };
-const hypervisors: Record<string, Entry> = Object.fromEntries(
+const hypervisors: Record<string, RuleEntry> = Object.fromEntries(
   ['list', 'list-detail', 'statistics', 'show', 'uptime', 'search', 'servers'].map((a) => [`os_compute_api:os-hypervisors:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
 );
 
 // nova/policies/availability_zone.py and simple_tenant_usage.py
-const availabilityZones: Record<string, Entry> = {
+const availabilityZones: Record<string, RuleEntry> = {
   'os_compute_api:os-availability-zone:list': [ANY],
   'os_compute_api:os-availability-zone:detail': [ADMIN],
 };
-const simpleTenantUsage: Record<string, Entry> = {
+const simpleTenantUsage: Record<string, RuleEntry> = {
   'os_compute_api:os-simple-tenant-usage:show': [PROJECT_READER_OR_ADMIN],
   'os_compute_api:os-simple-tenant-usage:list': [ADMIN],
 };
@@ -133,7 +132,7 @@ const simpleTenantUsage: Record<string, Entry> = {
 const SERVERS_MEMBER = ['create', 'create:attach_volume', 'create:attach_network', 'create:trusted_certs', 'delete', 'update', 'confirm_resize',
   'revert_resize', 'reboot', 'resize', 'rebuild', 'rebuild:trusted_certs', 'create_image', 'create_image:allow_volume_backed', 'start', 'stop',
   'trigger_crash_dump'];
-const servers: Record<string, Entry> = {
+const servers: Record<string, RuleEntry> = {
   ...Object.fromEntries(['index', 'detail', 'show'].map((a) => [`os_compute_api:servers:${a}`, [PROJECT_READER_OR_ADMIN]])),
   ...Object.fromEntries(SERVERS_MEMBER.map((a) => [`os_compute_api:servers:${a}`, [PROJECT_MEMBER_OR_ADMIN]])),
   ...Object.fromEntries(
@@ -171,7 +170,7 @@ const servers: Record<string, Entry> = {
   'os_compute_api:os-instance-actions:events:details': [ADMIN],
 };
 
-const entries: Record<string, Entry> = {
+const entries: Record<string, RuleEntry> = {
   ...base,
   ...flavorManage,
   ...flavorAccess,
@@ -187,16 +186,8 @@ const entries: Record<string, Entry> = {
   ...servers,
 };
 
-/** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */
-const withDeprecated = ([current, deprecated]: Entry): string =>
-  deprecated === undefined || deprecated === current ? current : `(${current}) or (${deprecated})`;
-
 /** Nova Zed's rules as a stock deployment evaluates them (new OR deprecated). */
-export const computePolicyDefaults: Record<string, string> = Object.freeze(
-  Object.fromEntries(Object.entries(entries).map(([name, entry]) => [name, withDeprecated(entry)])),
-);
+export const computePolicyDefaults: Record<string, string> = combinedDefaults(entries);
 
 /** The new, project-scoped rules alone (Nova with [oslo_policy] enforce_new_defaults = True). */
-export const computePolicyNewDefaults: Record<string, string> = Object.freeze(
-  Object.fromEntries(Object.entries(entries).map(([name, [current]]) => [name, current])),
-);
+export const computePolicyNewDefaults: Record<string, string> = newDefaults(entries);

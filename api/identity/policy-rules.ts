@@ -19,9 +19,8 @@
  * `target.token.user_id`, `target.credential.user_id`, … plus the URL's
  * parameters and list filters flat (`user_id`, `domain_id`).
  */
+import { combinedDefaults, newDefaults, type RuleEntry } from '../../lib/policy/defaults.ts';
 
-/** A rule: its new default, and the deprecated rule Zed still OR's with it. */
-type Entry = readonly [current: string, deprecated?: string];
 
 // Building blocks, named as what they allow.
 const SYSTEM_READER = 'role:reader and system_scope:all';
@@ -37,7 +36,7 @@ const SYSTEM_ADMIN_OR_OWNER = `(${SYSTEM_ADMIN}) or rule:owner`;
 const SYSTEM_OR_DOMAIN_READER_OF_LIST = `(${SYSTEM_READER}) or (role:reader and domain_id:%(target.domain_id)s)`;
 
 // keystone/common/policies/base.py — the named rules others refer to.
-const base: Record<string, Entry> = {
+const base: Record<string, RuleEntry> = {
   admin_required: ['role:admin or is_admin:1'],
   service_role: ['role:service'],
   service_or_admin: ['rule:admin_required or rule:service_role'],
@@ -49,7 +48,7 @@ const base: Record<string, Entry> = {
 };
 
 // keystone/common/policies/token.py and token_revocation.py
-const tokens: Record<string, Entry> = {
+const tokens: Record<string, RuleEntry> = {
   'identity:check_token': [`(${SYSTEM_READER}) or rule:token_subject`, 'rule:admin_or_token_subject'],
   'identity:validate_token': [`(${SYSTEM_READER}) or rule:service_role or rule:token_subject`, 'rule:service_admin_or_token_subject'],
   'identity:revoke_token': [`(${SYSTEM_ADMIN}) or rule:token_subject`, 'rule:admin_or_token_subject'],
@@ -58,7 +57,7 @@ const tokens: Record<string, Entry> = {
 
 // keystone/common/policies/auth.py, and the two open rules of user.py
 // (list_projects_for_user / list_domains_for_user: any valid token, even unscoped)
-const auth: Record<string, Entry> = {
+const auth: Record<string, RuleEntry> = {
   'identity:get_auth_catalog': [''],
   'identity:get_auth_projects': [''],
   'identity:get_auth_domains': [''],
@@ -68,7 +67,7 @@ const auth: Record<string, Entry> = {
 };
 
 // keystone/common/policies/domain.py
-const domains: Record<string, Entry> = {
+const domains: Record<string, RuleEntry> = {
   'identity:get_domain': [
     `(${SYSTEM_READER}) or token.domain.id:%(target.domain.id)s or token.project.domain.id:%(target.domain.id)s`,
     ADMIN_OR_TARGET_DOMAIN,
@@ -84,7 +83,7 @@ const PROJECT_READER =
   `(${SYSTEM_READER}) or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s`;
 const PROJECT_ADMIN = `(${SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.project.domain_id)s)`;
 const PROJECT_TAG_ADMIN = `${PROJECT_ADMIN} or (role:admin and project_id:%(target.project.id)s)`;
-const projects: Record<string, Entry> = {
+const projects: Record<string, RuleEntry> = {
   'identity:get_project': [PROJECT_READER, ADMIN_OR_TARGET_PROJECT],
   'identity:list_projects': [SYSTEM_OR_DOMAIN_READER_OF_LIST, ADMIN_REQUIRED],
   // /v3/users/{user_id}/projects: the user itself, or readers of its domain
@@ -105,7 +104,7 @@ const projects: Record<string, Entry> = {
 
 // keystone/common/policies/user.py
 const USER_ADMIN = `(${SYSTEM_ADMIN}) or (role:admin and token.domain.id:%(target.user.domain_id)s)`;
-const users: Record<string, Entry> = {
+const users: Record<string, RuleEntry> = {
   'identity:get_user': [
     `(${SYSTEM_READER}) or (role:reader and token.domain.id:%(target.user.domain_id)s) or user_id:%(target.user.id)s`,
     ADMIN_OR_OWNER,
@@ -123,7 +122,7 @@ const GROUP_MEMBER_READER =
   `(${SYSTEM_READER}) or (role:reader and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)`;
 const GROUP_MEMBER_ADMIN =
   `(${SYSTEM_ADMIN}) or (role:admin and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)`;
-const groups: Record<string, Entry> = {
+const groups: Record<string, RuleEntry> = {
   'identity:get_group': [GROUP_READER, ADMIN_REQUIRED],
   'identity:list_groups': [GROUP_READER, ADMIN_REQUIRED],
   'identity:list_groups_for_user': [
@@ -140,7 +139,7 @@ const groups: Record<string, Entry> = {
 };
 
 // keystone/common/policies/role.py (global roles, and domain-specific roles)
-const roles: Record<string, Entry> = {
+const roles: Record<string, RuleEntry> = {
   'identity:get_role': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_roles': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_role': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -154,7 +153,7 @@ const roles: Record<string, Entry> = {
 };
 
 // keystone/common/policies/implied_role.py
-const impliedRoles: Record<string, Entry> = {
+const impliedRoles: Record<string, RuleEntry> = {
   'identity:get_implied_role': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_implied_roles': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_implied_role': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -181,7 +180,7 @@ const ROLE_IN_DOMAIN = 'domain_id:%(target.role.domain_id)s or None:%(target.rol
 const GRANT_READER = `(${SYSTEM_READER}) or (${grantsInDomain('reader')}) and (${ROLE_IN_DOMAIN})`;
 const GRANT_LIST_READER = `(${SYSTEM_READER}) or ${grantsInDomain('reader')}`;
 const GRANT_ADMIN = `(${SYSTEM_ADMIN}) or (${grantsInDomain('admin')}) and (${ROLE_IN_DOMAIN})`;
-const grants: Record<string, Entry> = {
+const grants: Record<string, RuleEntry> = {
   'identity:check_grant': [GRANT_READER, ADMIN_REQUIRED],
   'identity:list_grants': [GRANT_LIST_READER, ADMIN_REQUIRED],
   'identity:create_grant': [GRANT_ADMIN, ADMIN_REQUIRED],
@@ -197,7 +196,7 @@ const grants: Record<string, Entry> = {
 };
 
 // keystone/common/policies/role_assignment.py
-const roleAssignments: Record<string, Entry> = {
+const roleAssignments: Record<string, RuleEntry> = {
   'identity:list_role_assignments': [SYSTEM_OR_DOMAIN_READER_OF_LIST, ADMIN_REQUIRED],
   'identity:list_role_assignments_for_tree': [
     `(${SYSTEM_READER}) or (role:reader and domain_id:%(target.project.domain_id)s) or (role:admin and project_id:%(target.project.id)s)`,
@@ -206,7 +205,7 @@ const roleAssignments: Record<string, Entry> = {
 };
 
 // keystone/common/policies/application_credential.py (owner = user_id:%(user_id)s, the URL's user)
-const applicationCredentials: Record<string, Entry> = {
+const applicationCredentials: Record<string, RuleEntry> = {
   'identity:get_application_credential': [SYSTEM_READER_OR_OWNER, ADMIN_OR_OWNER],
   'identity:list_application_credentials': [SYSTEM_READER_OR_OWNER, ADMIN_OR_OWNER],
   'identity:create_application_credential': [OWNER],
@@ -215,7 +214,7 @@ const applicationCredentials: Record<string, Entry> = {
 
 // keystone/common/policies/credential.py
 const CREDENTIAL_OWNER = 'user_id:%(target.credential.user_id)s';
-const credentials: Record<string, Entry> = {
+const credentials: Record<string, RuleEntry> = {
   'identity:get_credential': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
   'identity:list_credentials': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
   'identity:create_credential': [`(${SYSTEM_ADMIN}) or ${CREDENTIAL_OWNER}`, ADMIN_REQUIRED],
@@ -226,7 +225,7 @@ const credentials: Record<string, Entry> = {
 // keystone/common/policies/ec2_credential.py (`rule:owner` is the URL's user;
 // target.credential is the stored credential the access key names)
 const ADMIN_OR_CREDENTIAL_OWNER = `rule:admin_required or (rule:owner and ${CREDENTIAL_OWNER})`;
-const ec2Credentials: Record<string, Entry> = {
+const ec2Credentials: Record<string, RuleEntry> = {
   'identity:ec2_get_credential': [`(${SYSTEM_READER}) or ${CREDENTIAL_OWNER}`, ADMIN_OR_CREDENTIAL_OWNER],
   'identity:ec2_list_credentials': [SYSTEM_READER_OR_OWNER, ADMIN_OR_OWNER],
   'identity:ec2_create_credential': [SYSTEM_ADMIN_OR_OWNER, ADMIN_OR_OWNER],
@@ -234,7 +233,7 @@ const ec2Credentials: Record<string, Entry> = {
 };
 
 // keystone/common/policies/consumer.py (OS-OAUTH1 consumers)
-const oauth1Consumers: Record<string, Entry> = {
+const oauth1Consumers: Record<string, RuleEntry> = {
   'identity:get_consumer': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_consumers': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_consumer': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -243,7 +242,7 @@ const oauth1Consumers: Record<string, Entry> = {
 };
 
 // keystone/common/policies/region.py
-const regions: Record<string, Entry> = {
+const regions: Record<string, RuleEntry> = {
   'identity:get_region': [''],
   'identity:list_regions': [''],
   'identity:create_region': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -252,7 +251,7 @@ const regions: Record<string, Entry> = {
 };
 
 // keystone/common/policies/service.py
-const services: Record<string, Entry> = {
+const services: Record<string, RuleEntry> = {
   'identity:get_service': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_services': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_service': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -261,7 +260,7 @@ const services: Record<string, Entry> = {
 };
 
 // keystone/common/policies/endpoint.py
-const endpoints: Record<string, Entry> = {
+const endpoints: Record<string, RuleEntry> = {
   'identity:get_endpoint': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_endpoints': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_endpoint': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -270,7 +269,7 @@ const endpoints: Record<string, Entry> = {
 };
 
 // keystone/common/policies/policy.py
-const policies: Record<string, Entry> = {
+const policies: Record<string, RuleEntry> = {
   'identity:get_policy': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:list_policies': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:create_policy': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -279,7 +278,7 @@ const policies: Record<string, Entry> = {
 };
 
 // keystone/common/policies/endpoint_group.py
-const endpointGroups: Record<string, Entry> = {
+const endpointGroups: Record<string, RuleEntry> = {
   'identity:create_endpoint_group': [SYSTEM_ADMIN, ADMIN_REQUIRED],
   'identity:list_endpoint_groups': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:get_endpoint_group': [SYSTEM_READER, ADMIN_REQUIRED],
@@ -294,7 +293,7 @@ const endpointGroups: Record<string, Entry> = {
 };
 
 // keystone/common/policies/project_endpoint.py
-const projectEndpoints: Record<string, Entry> = {
+const projectEndpoints: Record<string, RuleEntry> = {
   'identity:list_projects_for_endpoint': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:add_endpoint_to_project': [SYSTEM_ADMIN, ADMIN_REQUIRED],
   'identity:check_endpoint_in_project': [SYSTEM_READER, ADMIN_REQUIRED],
@@ -303,7 +302,7 @@ const projectEndpoints: Record<string, Entry> = {
 };
 
 // keystone/common/policies/domain_config.py (security compliance: any valid token)
-const domainConfigs: Record<string, Entry> = {
+const domainConfigs: Record<string, RuleEntry> = {
   'identity:create_domain_config': [SYSTEM_ADMIN, ADMIN_REQUIRED],
   'identity:get_domain_config': [SYSTEM_READER, ADMIN_REQUIRED],
   'identity:get_security_compliance_domain_config': [''],
@@ -321,7 +320,7 @@ const domainConfigs: Record<string, Entry> = {
 const LIMIT_READER =
   `(${SYSTEM_READER}) or (domain_id:%(target.limit.domain.id)s or domain_id:%(target.limit.project.domain_id)s) or ` +
   '(project_id:%(target.limit.project_id)s and not None:%(target.limit.project_id)s)';
-const limits: Record<string, Entry> = {
+const limits: Record<string, RuleEntry> = {
   'identity:get_registered_limit': [''],
   'identity:list_registered_limits': [''],
   'identity:create_registered_limits': [SYSTEM_ADMIN, ADMIN_REQUIRED],
@@ -335,7 +334,7 @@ const limits: Record<string, Entry> = {
   'identity:delete_limit': [SYSTEM_ADMIN, ADMIN_REQUIRED],
 };
 
-const entries: Record<string, Entry> = {
+const entries: Record<string, RuleEntry> = {
   ...base,
   ...tokens,
   ...auth,
@@ -361,16 +360,8 @@ const entries: Record<string, Entry> = {
   ...limits,
 };
 
-/** As oslo.policy combines them when enforce_new_defaults is off: `(new) or (deprecated)`. */
-const withDeprecated = ([current, deprecated]: Entry): string =>
-  deprecated === undefined || deprecated === current ? current : `(${current}) or (${deprecated})`;
-
 /** Keystone Zed's rules as a stock deployment evaluates them (new OR deprecated). */
-export const identityPolicyDefaults: Record<string, string> = Object.freeze(
-  Object.fromEntries(Object.entries(entries).map(([name, entry]) => [name, withDeprecated(entry)])),
-);
+export const identityPolicyDefaults: Record<string, string> = combinedDefaults(entries);
 
 /** The new, scope-aware rules alone (Keystone with [oslo_policy] enforce_new_defaults = True). */
-export const identityPolicyNewDefaults: Record<string, string> = Object.freeze(
-  Object.fromEntries(Object.entries(entries).map(([name, [current]]) => [name, current])),
-);
+export const identityPolicyNewDefaults: Record<string, string> = newDefaults(entries);

@@ -1,10 +1,11 @@
 import type { components } from '../../../spec/compute.d.ts';
 import type { KeypairRow } from './store.ts';
+import { microsNaive as novaTime } from '../../http/times.ts';
 
 export type Keypair = components['schemas']['Keypair'];
 
 /** Nova's timestamps: ISO 8601 with microseconds and no zone (UTC). */
-export const novaTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000');
+export { novaTime };
 
 /** The created keypair (with the private key of a generated one); `type` from 2.2. */
 export function createdKeypairView(kp: KeypairRow, privateKey: string | undefined, withType: boolean): Keypair {

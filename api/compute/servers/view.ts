@@ -5,9 +5,10 @@ import { novaTime } from '../keypairs/view.ts';
 import { resourceLinks } from '../query.ts';
 import { statusOf } from './status.ts';
 import type { InstanceRow } from './store.ts';
+import { seconds as isoTime } from '../../http/times.ts';
 
 /** Nova's utils.isotime: seconds, in UTC, with a Z. */
-export const isoTime = (d: Date | string) => new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export { isoTime };
 
 /** Nova's generate_hostid: sha224 of project id and host, "" without a host. */
 export const hostIdOf = (host: string | null, projectId: string) => (host ? createHash('sha224').update(projectId + host).digest('hex') : '');

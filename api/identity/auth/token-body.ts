@@ -6,14 +6,12 @@ import { listCatalog } from '../catalog/store.ts';
 import type { IdentityContext } from '../context.ts';
 import { catalogForToken, type CatalogEntry } from './catalog-view.ts';
 import type { ResolutionCache } from './resolution-cache.ts';
+import { micros as keystoneTime, microsNaive as keystoneNaiveTime } from '../../http/times.ts';
 
 type Deps = Pick<IdentityContext, 'db'>;
 
-/** Keystone's timestamps: ISO 8601, microseconds, Z ('2026-11-25T05:49:00.000000Z'). */
-export const keystoneTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-
-/** A datetime as Keystone's JSON prints a naive UTC one ('2026-11-25T05:49:00.000000'). */
-export const keystoneNaiveTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000');
+/** Keystone's timestamps: microseconds with a Z, and naive ones without. */
+export { keystoneTime, keystoneNaiveTime };
 
 export const tokenNotFound = () => notFound('Could not find token.');
 

@@ -3,7 +3,7 @@ import { v3Url } from '../roles/view.ts';
 import type { UserRow } from './store.ts';
 
 /** Keystone prints password_expires_at as a naive UTC time with microseconds. */
-const keystoneTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000');
+import { microsNaive as keystoneTime } from '../../http/times.ts';
 
 /**
  * A user as Keystone shows it: extra attributes (email…) flat beside its own

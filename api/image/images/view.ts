@@ -1,8 +1,9 @@
 import type { ImageRow } from './store.ts';
+import { seconds as isoTime } from '../../http/times.ts';
 
 const num = (v: string | number | null) => (v === null ? null : Number(v));
 /** Glance's timestamps: ISO 8601 in UTC to the second, with a Z. */
-export const isoTime = (d: Date | string) => new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export { isoTime };
 
 /**
  * An image as Glance shows it: extra properties flattened beside the core
