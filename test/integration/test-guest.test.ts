@@ -20,6 +20,14 @@ const skip = !qemuAvailable()
 const BOOT_TIMEOUT_MS = 300_000;
 const POWERDOWN_TIMEOUT_MS = 60_000;
 
+interface GuestOptions {
+  bus: 'virtio' | 'ide';
+  memoryMb: number;
+  vcpus: number;
+  meta: Record<string, unknown>;
+  userData: string;
+}
+
 interface Guest {
   dir: string;
   consoleLog: string;
@@ -40,21 +48,29 @@ function configDrive(dir: string, meta: Record<string, unknown>, userData: strin
   return iso;
 }
 
-async function boot(opts: { bus: 'virtio' | 'ide'; memoryMb: number; vcpus: number; meta: Record<string, unknown>; userData: string }): Promise<Guest> {
+/** A new instance directory (overlay disk on the test guest, config drive) and its first start. */
+async function boot(opts: GuestOptions): Promise<Guest> {
   const image = await testGuestImage();
   const dir = mkdtempSync(join(tmpdir(), 'nubo-guest-'));
-  const disk = join(dir, 'disk.qcow2');
-  const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', disk, '1G'], { encoding: 'utf8' });
+  const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', image, '-F', 'qcow2', join(dir, 'disk.qcow2'), '1G'], {
+    encoding: 'utf8',
+  });
   assert.equal(made.status, 0, made.stderr);
-  const iso = configDrive(dir, opts.meta, opts.userData);
+  configDrive(dir, opts.meta, opts.userData);
+  return start(dir, opts, 1);
+}
+
+/** Starts QEMU on an instance directory, its console in console-<run>.log. */
+function start(dir: string, opts: GuestOptions, run: number): Guest {
+  const iso = join(dir, 'config.iso');
   const cdrom = opts.bus === 'ide' ? `file=${iso},if=ide,media=cdrom` : `file=${iso},if=virtio,format=raw,readonly=on`;
-  const consoleLog = join(dir, 'console.log');
+  const consoleLog = join(dir, `console-${run}.log`);
   const started = Date.now();
   const qemu = spawn(
     'qemu-system-x86_64',
     ['-accel', 'tcg', '-m', String(opts.memoryMb), '-smp', String(opts.vcpus), '-nodefaults', '-display', 'none',
       '-serial', `file:${consoleLog}`, '-qmp', `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
-      '-drive', `file=${disk},if=${opts.bus}`, '-drive', cdrom],
+      '-drive', `file=${join(dir, 'disk.qcow2')},if=${opts.bus}`, '-drive', cdrom],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = once(qemu, 'exit').then(([code]) => code as number | null);
@@ -119,26 +135,28 @@ async function powerDown(guest: Guest): Promise<number> {
   return Date.now() - pressed;
 }
 
-function cleanUp(guest: Guest): void {
-  if (guest.qemu.exitCode === null && guest.qemu.signalCode === null) guest.qemu.kill('SIGKILL');
-  rmSync(guest.dir, { recursive: true, force: true });
+function cleanUp(...guests: Guest[]): void {
+  for (const g of guests) if (g.qemu.exitCode === null && g.qemu.signalCode === null) g.qemu.kill('SIGKILL');
+  rmSync(guests[0].dir, { recursive: true, force: true });
 }
 
 const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKnubotestguestkey nubo@test';
 
-test('the test guest boots on virtio, reads its config drive and powers off on the power button', { skip, timeout: 900_000 }, async (t) => {
+test('the test guest boots on virtio, reads its config drive, counts boots across a hard power-off and powers off on the power button', { skip, timeout: 900_000 }, async (t) => {
   const built = Date.now();
   await testGuestImage();
   t.diagnostic(`guest image ready in ${Date.now() - built} ms (cached after the first build)`);
   const uuid = '6f1c1b0e-3d1a-4c43-9e55-1e5b6a0c7d21';
   // Key order and a nested "hostname" must not confuse the guest's JSON reading.
-  const guest = await boot({
+  const opts: GuestOptions = {
     bus: 'virtio',
     memoryMb: 128,
     vcpus: 1,
     meta: { meta: { hostname: 'not-this-one' }, public_keys: { mykey: `${key}\n` }, hostname: 'guest-one', name: 'Guest One', uuid },
     userData: 'plain text first line\nsecond line\n',
-  });
+  };
+  const guest = await boot(opts);
+  const guests = [guest];
   try {
     const [first] = await waitForGuest(guest.consoleLog, (b) => b[0]?.ready === true, BOOT_TIMEOUT_MS);
     t.diagnostic(`boot to ready: ${Date.now() - guest.started} ms (guest uptime ${first.values.uptime} s)`);
@@ -164,9 +182,19 @@ test('the test guest boots on virtio, reads its config drive and powers off on t
     for (const [name, pattern] of Object.entries(guestLine)) {
       if (name !== 'nic' && name !== 'userDataExit') assert.match(text, pattern, name);
     }
-    t.diagnostic(`power-down to QEMU exit: ${await powerDown(guest)} ms`);
+
+    // A hard power-off (QEMU killed) keeps what the guest flushed: the next start is boot 2.
+    guest.qemu.kill('SIGKILL');
+    await guest.exited;
+    const again = start(guest.dir, opts, 2);
+    guests.push(again);
+    const [second] = await waitForGuest(again.consoleLog, (b) => b[0]?.ready === true, BOOT_TIMEOUT_MS);
+    assert.equal(second.values.boot, '2');
+    assert.notEqual(second.values.boot_id, first.values.boot_id);
+    assert.equal(second.values.uuid, uuid);
+    t.diagnostic(`power-down to QEMU exit: ${await powerDown(again)} ms`);
   } finally {
-    cleanUp(guest);
+    cleanUp(...guests);
   }
 });
 
