@@ -4,7 +4,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-const buildScript = fileURLToPath(new URL('../guest/build.sh', import.meta.url));
+/** test/guest/build.sh [OUTDIR]: prints the image's path. */
+export const guestBuildScript = fileURLToPath(new URL('../guest/build.sh', import.meta.url));
 
 let image: Promise<string> | undefined;
 
@@ -15,7 +16,7 @@ let image: Promise<string> | undefined;
  */
 export function testGuestImage(): Promise<string> {
   image ??= new Promise<string>((resolve, reject) => {
-    execFile('bash', [buildScript], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+    execFile('bash', [guestBuildScript], { maxBuffer: 1 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
       const path = stdout.trim().split('\n').pop();
       if (err || !path) reject(new Error(`test/guest/build.sh failed: ${err?.message ?? 'no path printed'}\n${stderr}`));
       else resolve(path);
