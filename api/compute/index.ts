@@ -19,6 +19,11 @@ import { registerComputeVersionRoutes } from './version/routes.ts';
 
 /** Mounts every Nova v2.1 route (under /v2.1) and version discovery on an app made by createServiceApp. */
 export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void {
+  // Nova's compat header next to x-openstack-request-id: novaclient (and so
+  // OSC's compute commands) reads only this one into its error messages.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-compute-request-id', request.id);
+  });
   registerComputeMicroversions(app);
   registerComputeVersionRoutes(app);
   app.register(
