@@ -522,6 +522,176 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/os-hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every service's host (admins; deprecated, gone from 2.43), with the service's topic and zone (internal for services other than nova-compute); `zone` keeps the hosts of one zone */
+        get: {
+            parameters: {
+                query?: {
+                    zone?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The hosts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HostList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-hosts/{host_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_name: string;
+            };
+            cookie?: never;
+        };
+        /** A compute host's resources (admins): (total), (used_now), (used_max) and what each project's instances on it use */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The resources */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HostDetail"];
+                    };
+                };
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Enable or disable a host, or put it in maintenance (admins): the drivers do not implement either (501); an unknown host is a 404 */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["HostUpdateRequest"];
+                };
+            };
+            responses: {
+                /** @description Neither status nor maintenance_mode */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The driver does not implement it */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-hosts/{host_name}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_name: string;
+                action: "startup" | "shutdown" | "reboot";
+            };
+            cookie?: never;
+        };
+        /** A host power action (admins); the drivers do not implement it (501); an unknown host is a 404 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                    action: "startup" | "shutdown" | "reboot";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The driver does not implement it */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-hypervisors": {
         parameters: {
             query?: never;
@@ -2571,6 +2741,31 @@ export interface components {
                 tenant_id: string;
             }[];
         };
+        HostList: {
+            hosts: {
+                host_name: string;
+                service: string;
+                zone: string;
+            }[];
+        };
+        HostDetail: {
+            host: {
+                resource: {
+                    host: string;
+                    project: string;
+                    cpu: number;
+                    memory_mb: number;
+                    disk_gb: number;
+                };
+            }[];
+        };
+        /** @description Nova's hosts.update schema */
+        HostUpdateRequest: {
+            /** @enum {string} */
+            status?: "enable" | "disable" | "Enable" | "Disable" | "ENABLE" | "DISABLE";
+            /** @enum {string} */
+            maintenance_mode?: "enable" | "disable" | "Enable" | "Disable" | "ENABLE" | "DISABLE";
+        } | unknown | unknown;
         Hypervisor: {
             /** @description An integer before 2.53, a uuid from 2.53 */
             id: number | string;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerAvailabilityZoneRoutes } from './availability-zones/routes.ts';
 import type { ComputeContext } from './context.ts';
 import { registerFlavorRoutes } from './flavors/routes.ts';
+import { registerHostRoutes } from './hosts/routes.ts';
 import { registerHypervisorRoutes } from './hypervisors/routes.ts';
 import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
@@ -35,6 +36,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServerGroupRoutes(v21, ctx);
       registerServiceRoutes(v21, ctx);
       registerHypervisorRoutes(v21, ctx);
+      registerHostRoutes(v21, ctx);
       registerAvailabilityZoneRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
       registerServerRoutes(v21, ctx);

@@ -2,7 +2,7 @@
  * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
  * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
  * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,
- * hypervisors,availability_zone,simple_tenant_usage,servers,server_metadata,
+ * hypervisors,hosts,availability_zone,simple_tenant_usage,servers,server_metadata,
  * server_tags,instance_actions,lock_server,pause_server,suspend_server,
  * admin_actions,console_output,deferred_delete,extended_server_attributes,
  * ips,create_backup}.py), in oslo.policy syntax and
@@ -115,6 +115,10 @@ const services: Record<string, RuleEntry> = {
 const hypervisors: Record<string, RuleEntry> = Object.fromEntries(
   ['list', 'list-detail', 'statistics', 'show', 'uptime', 'search', 'servers'].map((a) => [`os_compute_api:os-hypervisors:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
 );
+// nova/policies/hosts.py (os-hosts, deprecated)
+const hosts: Record<string, RuleEntry> = Object.fromEntries(
+  ['list', 'show', 'update', 'reboot', 'shutdown', 'start'].map((a) => [`os_compute_api:os-hosts:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
+);
 
 // nova/policies/availability_zone.py and simple_tenant_usage.py
 const availabilityZones: Record<string, RuleEntry> = {
@@ -181,6 +185,7 @@ const entries: Record<string, RuleEntry> = {
   ...serverGroups,
   ...services,
   ...hypervisors,
+  ...hosts,
   ...availabilityZones,
   ...simpleTenantUsage,
   ...servers,
