@@ -979,6 +979,319 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Glance images the caller sees (Nova's images proxy, gone from 2.36): filters name, status, changes-since, server, type, minRam, minDisk, property-*; limit and marker */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description id, name and links of each */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProxyImageList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same, each image in full */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The images */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProxyImageList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        /** One image the caller sees */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The image */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: components["schemas"]["ProxyImage"];
+                        };
+                    };
+                };
+                /** @description Image not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        /** The image's properties (to 2.38) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Replaces the properties */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Merges the keys given into the properties (the image's owner or an admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description All of the metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}/metadata/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** One property */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description {"meta": {key: value}} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid metadata key */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Sets one property (the body's one key must be the path's) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetaItemRequest"];
+                };
+            };
+            responses: {
+                /** @description {"meta": {key: value}} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        /** Removes one property */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid metadata key */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-keypairs": {
         parameters: {
             query?: never;
@@ -2822,6 +3135,33 @@ export interface components {
                 current_workload: number;
                 running_vms: number;
                 disk_available_least: number;
+            };
+        };
+        ProxyImageList: {
+            images: components["schemas"]["ProxyImage"][];
+            images_links?: Record<string, never>[];
+        };
+        /** @description Nova's image view; the list has only id, name and links */
+        ProxyImage: {
+            id: string;
+            name: string | null;
+            links: Record<string, never>[];
+            /** @enum {string} */
+            status?: "ACTIVE" | "SAVING" | "DELETED" | "ERROR" | "UNKNOWN";
+            progress?: number;
+            minRam?: number;
+            minDisk?: number;
+            metadata?: {
+                [key: string]: string;
+            };
+            created?: string;
+            updated?: string;
+            "OS-EXT-IMG-SIZE:size"?: number | null;
+            /** @enum {string} */
+            "OS-DCF:diskConfig"?: "AUTO" | "MANUAL";
+            server?: {
+                id: string;
+                links: Record<string, never>[];
             };
         };
         /** @description Letters, digits, '_', '-' and inner spaces */

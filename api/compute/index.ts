@@ -4,6 +4,7 @@ import type { ComputeContext } from './context.ts';
 import { registerFlavorRoutes } from './flavors/routes.ts';
 import { registerHostRoutes } from './hosts/routes.ts';
 import { registerHypervisorRoutes } from './hypervisors/routes.ts';
+import { registerImageProxyRoutes } from './images/routes.ts';
 import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
@@ -37,6 +38,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServiceRoutes(v21, ctx);
       registerHypervisorRoutes(v21, ctx);
       registerHostRoutes(v21, ctx);
+      registerImageProxyRoutes(v21, ctx);
       registerAvailabilityZoneRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
       registerServerRoutes(v21, ctx);
