@@ -1729,6 +1729,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/os-server-external-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Events about servers from other services (admins); each answered with its code: 200 accepted, 404 no such server, 422 not on a host. The whole answer is 200, 207 (some accepted) or 404 (none) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerExternalEventsRequestV251"];
+                };
+            };
+            responses: {
+                /** @description Every event accepted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerExternalEventsResponse"];
+                    };
+                };
+                /** @description Some accepted */
+                207: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description None accepted */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-server-groups": {
         parameters: {
             query?: never;
@@ -3418,6 +3472,37 @@ export interface components {
             limit: number;
             in_use: number;
             reserved: number;
+        };
+        ServerExternalEventsRequest: {
+            events: {
+                /** @enum {string} */
+                name: "network-changed" | "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted";
+                /** Format: uuid */
+                server_uuid: string;
+                /** @enum {string} */
+                status?: "failed" | "completed" | "in-progress";
+                tag?: string;
+            }[];
+        };
+        ServerExternalEventsRequestV251: {
+            events: {
+                /** @enum {string} */
+                name: "network-changed" | "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted" | "volume-extended";
+                /** Format: uuid */
+                server_uuid: string;
+                /** @enum {string} */
+                status?: "failed" | "completed" | "in-progress";
+                tag?: string;
+            }[];
+        };
+        ServerExternalEventsResponse: {
+            events: {
+                name: string;
+                server_uuid: string;
+                status: string;
+                code: number;
+                tag?: string;
+            }[];
         };
         /** @description POST /os-server-groups, 2.1 to 2.14 */
         ServerGroupCreateRequest: {

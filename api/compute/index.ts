@@ -11,8 +11,10 @@ import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
 import { registerInstanceActionRoutes } from './instance-actions/routes.ts';
 import { registerServerActionRoutes } from './server-actions/routes.ts';
+import { registerServerExternalEventRoutes } from './server-external-events/routes.ts';
 import { registerServerGroupRoutes } from './server-groups/routes.ts';
 import { registerServerMetadataRoutes } from './server-metadata/routes.ts';
+import { registerServerPasswordRoutes } from './server-password/routes.ts';
 import { registerServerTagRoutes } from './server-tags/routes.ts';
 import { registerServerRoutes } from './servers/routes.ts';
 import { registerServiceRoutes } from './services/routes.ts';
@@ -44,6 +46,8 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServerRoutes(v21, ctx);
       registerServerActionRoutes(v21, ctx);
       registerServerMetadataRoutes(v21, ctx);
+      registerServerPasswordRoutes(v21, ctx);
+      registerServerExternalEventRoutes(v21, ctx);
       registerServerTagRoutes(v21, ctx);
       registerInstanceActionRoutes(v21, ctx);
     },

@@ -5,7 +5,7 @@
  * hypervisors,hosts,availability_zone,simple_tenant_usage,servers,server_metadata,
  * server_tags,instance_actions,lock_server,pause_server,suspend_server,
  * admin_actions,console_output,deferred_delete,extended_server_attributes,
- * ips,create_backup}.py), in oslo.policy syntax and
+ * ips,create_backup,server_password,server_external_events}.py), in oslo.policy syntax and
  * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
  * file applies unchanged.
  *
@@ -120,6 +120,15 @@ const hosts: Record<string, RuleEntry> = Object.fromEntries(
   ['list', 'show', 'update', 'reboot', 'shutdown', 'start'].map((a) => [`os_compute_api:os-hosts:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
 );
 
+// nova/policies/server_password.py and server_external_events.py
+const serverPassword: Record<string, RuleEntry> = {
+  'os_compute_api:os-server-password:show': [PROJECT_READER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+  'os_compute_api:os-server-password:clear': [PROJECT_MEMBER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+};
+const serverExternalEvents: Record<string, RuleEntry> = {
+  'os_compute_api:os-server-external-events:create': [ADMIN, DEPRECATED_ADMIN_API],
+};
+
 // nova/policies/availability_zone.py and simple_tenant_usage.py
 const availabilityZones: Record<string, RuleEntry> = {
   'os_compute_api:os-availability-zone:list': [ANY],
@@ -186,6 +195,8 @@ const entries: Record<string, RuleEntry> = {
   ...services,
   ...hypervisors,
   ...hosts,
+  ...serverPassword,
+  ...serverExternalEvents,
   ...availabilityZones,
   ...simpleTenantUsage,
   ...servers,
