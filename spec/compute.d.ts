@@ -1292,6 +1292,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/os-instance_usage_audit_log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The instance usage audit of the last completed month (admins). Nubo does not run the audit (Nova's instance_usage_audit, off by default): every compute host is reported as not run */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            instance_usage_audit_logs: components["schemas"]["InstanceUsageAuditReport"];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-instance_usage_audit_log/{before}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description %Y-%m-%d %H:%M:%S[.%f] */
+                before: string;
+            };
+            cookie?: never;
+        };
+        /** The same for the last month completed before the time given; a bad timestamp is a 400 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description %Y-%m-%d %H:%M:%S[.%f] */
+                    before: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            instance_usage_audit_log: components["schemas"]["InstanceUsageAuditReport"];
+                        };
+                    };
+                };
+                /** @description Invalid timestamp */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-keypairs": {
         parameters: {
             query?: never;
@@ -3217,6 +3306,19 @@ export interface components {
                 id: string;
                 links: Record<string, never>[];
             };
+        };
+        InstanceUsageAuditReport: {
+            hosts_not_run: string[];
+            log: Record<string, never>;
+            num_hosts: number;
+            num_hosts_done: number;
+            num_hosts_not_run: number;
+            num_hosts_running: number;
+            overall_status: string;
+            period_beginning: string;
+            period_ending: string;
+            total_errors: number;
+            total_instances: number;
         };
         /** @description Letters, digits, '_', '-' and inner spaces */
         KeypairName: string;

@@ -10,6 +10,7 @@ import { registerComputeMicroversions } from './microversions.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
 import { registerInstanceActionRoutes } from './instance-actions/routes.ts';
+import { registerInstanceUsageAuditLogRoutes } from './instance-usage-audit-log/routes.ts';
 import { registerServerActionRoutes } from './server-actions/routes.ts';
 import { registerServerExternalEventRoutes } from './server-external-events/routes.ts';
 import { registerServerGroupRoutes } from './server-groups/routes.ts';
@@ -50,6 +51,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServerExternalEventRoutes(v21, ctx);
       registerServerTagRoutes(v21, ctx);
       registerInstanceActionRoutes(v21, ctx);
+      registerInstanceUsageAuditLogRoutes(v21, ctx);
     },
     { prefix: '/v2.1' },
   );

@@ -5,7 +5,8 @@
  * hypervisors,hosts,availability_zone,simple_tenant_usage,servers,server_metadata,
  * server_tags,instance_actions,lock_server,pause_server,suspend_server,
  * admin_actions,console_output,deferred_delete,extended_server_attributes,
- * ips,create_backup,server_password,server_external_events}.py), in oslo.policy syntax and
+ * ips,create_backup,server_password,server_external_events,
+ * instance_usage_audit_log}.py), in oslo.policy syntax and
  * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
  * file applies unchanged.
  *
@@ -128,6 +129,11 @@ const serverPassword: Record<string, RuleEntry> = {
 const serverExternalEvents: Record<string, RuleEntry> = {
   'os_compute_api:os-server-external-events:create': [ADMIN, DEPRECATED_ADMIN_API],
 };
+// nova/policies/instance_usage_audit_log.py
+const instanceUsageAuditLog: Record<string, RuleEntry> = {
+  'os_compute_api:os-instance-usage-audit-log:list': [ADMIN, DEPRECATED_ADMIN_API],
+  'os_compute_api:os-instance-usage-audit-log:show': [ADMIN, DEPRECATED_ADMIN_API],
+};
 
 // nova/policies/availability_zone.py and simple_tenant_usage.py
 const availabilityZones: Record<string, RuleEntry> = {
@@ -197,6 +203,7 @@ const entries: Record<string, RuleEntry> = {
   ...hosts,
   ...serverPassword,
   ...serverExternalEvents,
+  ...instanceUsageAuditLog,
   ...availabilityZones,
   ...simpleTenantUsage,
   ...servers,
