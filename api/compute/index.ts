@@ -14,6 +14,7 @@ import { registerInstanceUsageAuditLogRoutes } from './instance-usage-audit-log/
 import { registerServerActionRoutes } from './server-actions/routes.ts';
 import { registerServerExternalEventRoutes } from './server-external-events/routes.ts';
 import { registerServerGroupRoutes } from './server-groups/routes.ts';
+import { registerServerIpRoutes } from './server-ips/routes.ts';
 import { registerServerMetadataRoutes } from './server-metadata/routes.ts';
 import { registerServerPasswordRoutes } from './server-password/routes.ts';
 import { registerServerTagRoutes } from './server-tags/routes.ts';
@@ -48,6 +49,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServerActionRoutes(v21, ctx);
       registerServerMetadataRoutes(v21, ctx);
       registerServerPasswordRoutes(v21, ctx);
+      registerServerIpRoutes(v21, ctx);
       registerServerExternalEventRoutes(v21, ctx);
       registerServerTagRoutes(v21, ctx);
       registerInstanceActionRoutes(v21, ctx);

@@ -58,3 +58,28 @@ describe('Nova os-server-password and os-server-external-events', () => {
     assert.equal((await post([{ name: 'bogus', server_uuid: placed }])).status, 400);
   });
 });
+
+describe('Nova /servers/{id}/ips', () => {
+  let h: ComputeHarness;
+  let alice: ProjectUser;
+  let bob: ProjectUser;
+  let server: string;
+  before(async () => {
+    h = await startCompute();
+    alice = await h.projectToken();
+    bob = await h.projectToken(['reader']);
+    server = await addInstance(h.identity.database.db, { projectId: alice.projectId, host: 'node-1' });
+  });
+  after(() => h.close());
+
+  test('lists no addresses (no network service) as the server view does; a network label is a 404; another project 404', async () => {
+    const r = await h.call('GET', `/v2.1/servers/${server}/ips`, { token: alice.token });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { addresses: {} });
+    const shown = await h.call('GET', `/v2.1/servers/${server}`, { token: alice.token });
+    assert.deepEqual(shown.body.server.addresses, r.body.addresses);
+    const one = await h.call('GET', `/v2.1/servers/${server}/ips/private`, { token: alice.token });
+    assert.deepEqual(one.body, { itemNotFound: { code: 404, message: 'Instance is not a member of specified network' } });
+    assert.equal((await h.call('GET', `/v2.1/servers/${server}/ips`, { token: bob.token })).status, 404);
+  });
+});
