@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createBodyValidator, loadSpec } from '../../api/http/validation.ts';
 import { addImage, startCompute, type ComputeHarness, type ProjectUser } from '../support/compute.ts';
+
+const conforms = createBodyValidator(loadSpec('compute'));
 
 /** Nova's deprecated images proxy (to 2.35) and image metadata (to 2.38), over the image tables. */
 describe('Nova images proxy and image metadata', () => {
@@ -45,7 +48,10 @@ describe('Nova images proxy and image metadata', () => {
     assert.match(brief.links[0].href, new RegExp(`/v2.1/images/${mine}$`));
     assert.match(brief.links[2].href, new RegExp(`/images/${mine}$`));
 
-    const detail = (await call('GET', 'images/detail')).body.images;
+    conforms('ProxyImageList', r.body);
+    const detailed = await call('GET', 'images/detail');
+    conforms('ProxyImageList', detailed.body);
+    const detail = detailed.body.images;
     const m = detail.find((i: any) => i.id === mine);
     assert.equal(m.status, 'ACTIVE');
     assert.equal(m.progress, 100);
