@@ -522,6 +522,176 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/os-hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every service's host (admins; deprecated, gone from 2.43), with the service's topic and zone (internal for services other than nova-compute); `zone` keeps the hosts of one zone */
+        get: {
+            parameters: {
+                query?: {
+                    zone?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The hosts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HostList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-hosts/{host_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_name: string;
+            };
+            cookie?: never;
+        };
+        /** A compute host's resources (admins): (total), (used_now), (used_max) and what each project's instances on it use */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The resources */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HostDetail"];
+                    };
+                };
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Enable or disable a host, or put it in maintenance (admins): the drivers do not implement either (501); an unknown host is a 404 */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["HostUpdateRequest"];
+                };
+            };
+            responses: {
+                /** @description Neither status nor maintenance_mode */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The driver does not implement it */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-hosts/{host_name}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_name: string;
+                action: "startup" | "shutdown" | "reboot";
+            };
+            cookie?: never;
+        };
+        /** A host power action (admins); the drivers do not implement it (501); an unknown host is a 404 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    host_name: string;
+                    action: "startup" | "shutdown" | "reboot";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No compute host of that name */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The driver does not implement it */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-hypervisors": {
         parameters: {
             query?: never;
@@ -798,6 +968,408 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["HypervisorList"];
                     };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Glance images the caller sees (Nova's images proxy, gone from 2.36): filters name, status, changes-since, server, type, minRam, minDisk, property-*; limit and marker */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description id, name and links of each */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProxyImageList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same, each image in full */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The images */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProxyImageList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        /** One image the caller sees */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The image */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            image: components["schemas"]["ProxyImage"];
+                        };
+                    };
+                };
+                /** @description Image not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        /** The image's properties (to 2.38) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Replaces the properties */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description The metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        /** Merges the keys given into the properties (the image's owner or an admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetadataRequest"];
+                };
+            };
+            responses: {
+                /** @description All of the metadata */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerMetadataResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/images/{image_id}/metadata/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                image_id: string;
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** One property */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description {"meta": {key: value}} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid metadata key */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Sets one property (the body's one key must be the path's) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerMetaItemRequest"];
+                };
+            };
+            responses: {
+                /** @description {"meta": {key: value}} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        /** Removes one property */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    image_id: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid metadata key */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-instance_usage_audit_log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The instance usage audit of the last completed month (admins). Nubo does not run the audit (Nova's instance_usage_audit, off by default): every compute host is reported as not run */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            instance_usage_audit_logs: components["schemas"]["InstanceUsageAuditReport"];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-instance_usage_audit_log/{before}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description %Y-%m-%d %H:%M:%S[.%f] */
+                before: string;
+            };
+            cookie?: never;
+        };
+        /** The same for the last month completed before the time given; a bad timestamp is a 400 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description %Y-%m-%d %H:%M:%S[.%f] */
+                    before: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            instance_usage_audit_log: components["schemas"]["InstanceUsageAuditReport"];
+                        };
+                    };
+                };
+                /** @description Invalid timestamp */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
             };
         };
@@ -1246,6 +1818,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2.1/os-server-external-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Events about servers from other services (admins); each answered with its code: 200 accepted, 404 no such server, 422 not on a host. The whole answer is 200, 207 (some accepted) or 404 (none) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["ServerExternalEventsRequestV251"];
+                };
+            };
+            responses: {
+                /** @description Every event accepted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ServerExternalEventsResponse"];
+                    };
+                };
+                /** @description Some accepted */
+                207: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description None accepted */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2.1/os-server-groups": {
         parameters: {
             query?: never;
@@ -1514,6 +2140,159 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/ips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** The server's addresses by network label (none without a network service) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The addresses */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            addresses: {
+                                [key: string]: Record<string, never>[];
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/ips/{network_label}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                network_label: string;
+            };
+            cookie?: never;
+        };
+        /** The server's addresses on one network */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                    network_label: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description {label: [addresses]} */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Instance is not a member of specified network */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/os-server-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** The encrypted password the guest posted ('' when none) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The password */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            password: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Clears it */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Cleared */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -2571,6 +3350,31 @@ export interface components {
                 tenant_id: string;
             }[];
         };
+        HostList: {
+            hosts: {
+                host_name: string;
+                service: string;
+                zone: string;
+            }[];
+        };
+        HostDetail: {
+            host: {
+                resource: {
+                    host: string;
+                    project: string;
+                    cpu: number;
+                    memory_mb: number;
+                    disk_gb: number;
+                };
+            }[];
+        };
+        /** @description Nova's hosts.update schema */
+        HostUpdateRequest: {
+            /** @enum {string} */
+            status?: "enable" | "disable" | "Enable" | "Disable" | "ENABLE" | "DISABLE";
+            /** @enum {string} */
+            maintenance_mode?: "enable" | "disable" | "Enable" | "Disable" | "ENABLE" | "DISABLE";
+        } | unknown | unknown;
         Hypervisor: {
             /** @description An integer before 2.53, a uuid from 2.53 */
             id: number | string;
@@ -2628,6 +3432,46 @@ export interface components {
                 running_vms: number;
                 disk_available_least: number;
             };
+        };
+        ProxyImageList: {
+            images: components["schemas"]["ProxyImage"][];
+            images_links?: Record<string, never>[];
+        };
+        /** @description Nova's image view; the list has only id, name and links */
+        ProxyImage: {
+            id: string;
+            name: string | null;
+            links: Record<string, never>[];
+            /** @enum {string} */
+            status?: "ACTIVE" | "SAVING" | "DELETED" | "ERROR" | "UNKNOWN";
+            progress?: number;
+            minRam?: number;
+            minDisk?: number;
+            metadata?: {
+                [key: string]: string;
+            };
+            created?: string;
+            updated?: string;
+            "OS-EXT-IMG-SIZE:size"?: number | null;
+            /** @enum {string} */
+            "OS-DCF:diskConfig"?: "AUTO" | "MANUAL";
+            server?: {
+                id: string;
+                links: Record<string, never>[];
+            };
+        };
+        InstanceUsageAuditReport: {
+            hosts_not_run: string[];
+            log: Record<string, never>;
+            num_hosts: number;
+            num_hosts_done: number;
+            num_hosts_not_run: number;
+            num_hosts_running: number;
+            overall_status: string;
+            period_beginning: string;
+            period_ending: string;
+            total_errors: number;
+            total_instances: number;
         };
         /** @description Letters, digits, '_', '-' and inner spaces */
         KeypairName: string;
@@ -2883,6 +3727,37 @@ export interface components {
             limit: number;
             in_use: number;
             reserved: number;
+        };
+        ServerExternalEventsRequest: {
+            events: {
+                /** @enum {string} */
+                name: "network-changed" | "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted";
+                /** Format: uuid */
+                server_uuid: string;
+                /** @enum {string} */
+                status?: "failed" | "completed" | "in-progress";
+                tag?: string;
+            }[];
+        };
+        ServerExternalEventsRequestV251: {
+            events: {
+                /** @enum {string} */
+                name: "network-changed" | "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted" | "volume-extended";
+                /** Format: uuid */
+                server_uuid: string;
+                /** @enum {string} */
+                status?: "failed" | "completed" | "in-progress";
+                tag?: string;
+            }[];
+        };
+        ServerExternalEventsResponse: {
+            events: {
+                name: string;
+                server_uuid: string;
+                status: string;
+                code: number;
+                tag?: string;
+            }[];
         };
         /** @description POST /os-server-groups, 2.1 to 2.14 */
         ServerGroupCreateRequest: {

@@ -2,10 +2,11 @@
  * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
  * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
  * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,
- * hypervisors,availability_zone,simple_tenant_usage,servers,server_metadata,
+ * hypervisors,hosts,availability_zone,simple_tenant_usage,servers,server_metadata,
  * server_tags,instance_actions,lock_server,pause_server,suspend_server,
  * admin_actions,console_output,deferred_delete,extended_server_attributes,
- * ips,create_backup}.py), in oslo.policy syntax and
+ * ips,create_backup,server_password,server_external_events,
+ * instance_usage_audit_log}.py), in oslo.policy syntax and
  * under Nova's rule names (os_compute_api:…), so an operator's Nova policy
  * file applies unchanged.
  *
@@ -115,6 +116,24 @@ const services: Record<string, RuleEntry> = {
 const hypervisors: Record<string, RuleEntry> = Object.fromEntries(
   ['list', 'list-detail', 'statistics', 'show', 'uptime', 'search', 'servers'].map((a) => [`os_compute_api:os-hypervisors:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
 );
+// nova/policies/hosts.py (os-hosts, deprecated)
+const hosts: Record<string, RuleEntry> = Object.fromEntries(
+  ['list', 'show', 'update', 'reboot', 'shutdown', 'start'].map((a) => [`os_compute_api:os-hosts:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
+);
+
+// nova/policies/server_password.py and server_external_events.py
+const serverPassword: Record<string, RuleEntry> = {
+  'os_compute_api:os-server-password:show': [PROJECT_READER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+  'os_compute_api:os-server-password:clear': [PROJECT_MEMBER_OR_ADMIN, DEPRECATED_ADMIN_OR_OWNER],
+};
+const serverExternalEvents: Record<string, RuleEntry> = {
+  'os_compute_api:os-server-external-events:create': [ADMIN, DEPRECATED_ADMIN_API],
+};
+// nova/policies/instance_usage_audit_log.py
+const instanceUsageAuditLog: Record<string, RuleEntry> = {
+  'os_compute_api:os-instance-usage-audit-log:list': [ADMIN, DEPRECATED_ADMIN_API],
+  'os_compute_api:os-instance-usage-audit-log:show': [ADMIN, DEPRECATED_ADMIN_API],
+};
 
 // nova/policies/availability_zone.py and simple_tenant_usage.py
 const availabilityZones: Record<string, RuleEntry> = {
@@ -181,6 +200,10 @@ const entries: Record<string, RuleEntry> = {
   ...serverGroups,
   ...services,
   ...hypervisors,
+  ...hosts,
+  ...serverPassword,
+  ...serverExternalEvents,
+  ...instanceUsageAuditLog,
   ...availabilityZones,
   ...simpleTenantUsage,
   ...servers,

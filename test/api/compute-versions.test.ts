@@ -50,6 +50,14 @@ describe('Nova version discovery and microversions', () => {
     assert.equal(legacy.body.version.status, 'SUPPORTED');
   });
 
+  test('every response, errors too, carries the request id also as x-compute-request-id (what novaclient reads)', async () => {
+    for (const url of ['/v2.1/flavors', '/v2.1/servers/nope', '/']) {
+      const r = await h.call('GET', url);
+      assert.match(String(r.headers['x-openstack-request-id']), /^req-[0-9a-f-]{36}$/, url);
+      assert.equal(r.headers['x-compute-request-id'], r.headers['x-openstack-request-id'], url);
+    }
+  });
+
   test('no header means 2.1, and every response names its version in both headers with Vary', async () => {
     const r = await h.call('GET', '/v2.1/flavors');
     assert.equal(r.status, 200);

@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Guard: every Tempest test in test/tempest/<suite>-passing.txt (identity,
- * image) passes against a fresh all-in-one, in one Tempest run.
+ * image, compute) passes against a fresh all-in-one, in one Tempest run.
  * (`node --import tsx test/tempest/run.ts --update` refreshes the lists after
  * the API gains features.)
  */

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAllInOne, type AllInOne } from '../support/all-in-one.ts';
+import { uploadTempestImages } from './images.ts';
 import { tempestNuboEnv, writeTempestWorkspace } from './write-config.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -334,7 +335,8 @@ export async function run(o: RunOptions): Promise<RunResults> {
 
   let results: RunResults;
   try {
-    const { configFile } = writeTempestWorkspace({ dir: ws, authUrl: cloud.authUrl, adminPassword: cloud.password });
+    const images = o.suites.includes('compute') ? await uploadTempestImages(cloud.authUrl, cloud.password) : {};
+    const { configFile } = writeTempestWorkspace({ dir: ws, authUrl: cloud.authUrl, adminPassword: cloud.password, ...images });
     const env = tempestEnv(ws);
     const init = sh('stestr', ['init'], ws, env);
     if (init.status !== 0) throw new Error(`stestr init failed:\n${init.stderr}`);

@@ -24,6 +24,9 @@ export interface TempestWorkspaceOptions {
   region?: string;
   /** Seconds before a single HTTP request from Tempest gives up. */
   httpTimeout?: number;
+  /** Images servers boot from ([compute] image_ref, image_ref_alt); without them Tempest sends imageRef null. */
+  imageRef?: string;
+  imageRefAlt?: string;
 }
 
 export interface TempestWorkspace {
@@ -106,29 +109,36 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       os_glance_reserved: true,
       manage_locations: false,
     },
-    // Nova v2.1 so far serves flavors, keypairs, limits and quotas (no servers
-    // yet): the all-in-one creates flavors 1 (m1.tiny) and 2 (m1.small).
+    // Nova v2.1 with servers built by the all-in-one's fake driver; flavors 1
+    // (m1.tiny) and 2 (m1.small) come with it. No network service, so servers
+    // have no networks.
     compute: {
       catalog_type: 'compute',
       region: o.region ?? 'RegionOne',
       endpoint_type: 'publicURL',
       flavor_ref: '1',
       flavor_ref_alt: '2',
+      ...(o.imageRef ? { image_ref: o.imageRef } : {}),
+      ...(o.imageRefAlt ? { image_ref_alt: o.imageRefAlt } : {}),
       min_microversion: '2.1',
       max_microversion: 'latest',
       build_timeout: 60,
       build_interval: 1,
     },
-    // What the compute API does so far: no server operations, and so none of their features.
+    // The server features the API and the fake driver carry out: reboot, stop
+    // and start, pause, suspend, lock, rebuild, console output, the admin
+    // password and disk config of a create. Not yet: resize and snapshot (being
+    // built), shelve, rescue, migrations, consoles, the metadata service and
+    // config drive, and anything that needs a network or a volume.
     'compute-feature-enabled': {
       unified_limits: false,
       personality: false,
       change_password: false,
-      console_output: false,
+      console_output: true,
       resize: false,
-      pause: false,
+      pause: true,
       shelve: false,
-      suspend: false,
+      suspend: true,
       cold_migration: false,
       live_migration: false,
       metadata_service: false,
@@ -136,12 +146,12 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       spice_console: false,
       serial_console: false,
       rescue: false,
-      enable_instance_password: false,
+      enable_instance_password: true,
       interface_attach: false,
       snapshot: false,
       attach_encrypted_volume: false,
       config_drive: false,
-      disk_config: false,
+      disk_config: true,
       ide_bus: false,
     },
     // Identity, image and compute so far. (Tempest has no keystone option: identity is always assumed.)

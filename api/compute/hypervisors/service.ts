@@ -50,7 +50,7 @@ export function nodeRef(id: string, uuidIds: boolean): NodeRef {
 }
 
 /** Figures for `nodes` (those whose service is gone are left out, as Nova does), optionally with the instances on their hosts. */
-async function describe(ctx: ComputeContext, nodes: ComputeNodeRow[], withServers: boolean): Promise<Hypervisor[]> {
+export async function describe(ctx: ComputeContext, nodes: ComputeNodeRow[], withServers: boolean): Promise<Hypervisor[]> {
   if (!nodes.length) return [];
   const hosts = [...new Set(nodes.map((n) => n.host))];
   const [services, inventories, usages, instances] = await Promise.all([

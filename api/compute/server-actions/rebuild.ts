@@ -15,6 +15,7 @@ import { assertImageFitsFlavor, imageMetaOf, visibleImage } from '../servers/ima
 import * as store from '../servers/store.ts';
 import type { InstanceRow } from '../servers/store.ts';
 import { notReady } from './service.ts';
+import { canonicalIpv6 } from '../servers/access-ip.ts';
 
 /** `rebuild`, as the spec validated it for the request's microversion. */
 export interface RebuildInput {
@@ -83,7 +84,7 @@ export async function rebuildServer(
   if (input.name !== undefined) changes.display_name = input.name.trim();
   if ('description' in input) changes.display_description = input.description ?? null;
   if (input.accessIPv4 !== undefined) changes.access_ip_v4 = input.accessIPv4;
-  if (input.accessIPv6 !== undefined) changes.access_ip_v6 = input.accessIPv6;
+  if (input.accessIPv6 !== undefined) changes.access_ip_v6 = canonicalIpv6(input.accessIPv6);
   if (input['OS-DCF:diskConfig'] !== undefined) changes.auto_disk_config = input['OS-DCF:diskConfig'] === 'AUTO';
 
   const imageId = input.imageRef.split('/').pop()!;

@@ -18,6 +18,7 @@ import { assertImageFitsFlavor, imageMetaOf, visibleImage } from './image.ts';
 import { instancesWithinQuota } from './quota.ts';
 import * as store from './store.ts';
 import type { InstanceRow, NewInstance, StoredFlavor } from './store.ts';
+import { canonicalIpv6 } from './access-ip.ts';
 
 type Json = Record<string, unknown>;
 
@@ -243,6 +244,9 @@ export async function createServers(
   const maxCount = toInt(server.max_count, minCount);
   if (minCount > maxCount) throw badRequest('min_count must be <= max_count');
   const securityGroups = server.security_groups ? [...new Set(server.security_groups.map((g) => g.name).filter((n): n is string => !!n))] : ['default'];
+  // Security groups are the network service's; without one only a project's implicit 'default' exists.
+  const unknownGroup = securityGroups.find((name) => name !== 'default');
+  if (unknownGroup !== undefined) throw badRequest(`Security group ${unknownGroup} not found.`);
   const tags = microversion.atLeast('2.52') && server.tags ? [...new Set(server.tags)] : [];
 
   const target = { project_id: projectId, user_id: caller.userId, availability_zone: server.availability_zone ?? null };
@@ -370,7 +374,7 @@ export async function createServers(
         reservation_id: resv,
         launch_index: i,
         access_ip_v4: server.accessIPv4 ?? null,
-        access_ip_v6: server.accessIPv6 ?? null,
+        access_ip_v6: server.accessIPv6 === undefined ? null : canonicalIpv6(server.accessIPv6),
       };
     });
     const inserted = await store.insertInstances(trx, news);

@@ -4,6 +4,7 @@ import type { ComputeContext } from '../context.ts';
 import { assertNotLocked, hostStatusOf, instanceTarget, serverTarget } from './access.ts';
 import * as store from './store.ts';
 import type { InstanceRow } from './store.ts';
+import { canonicalIpv6 } from './access-ip.ts';
 
 /** PUT /servers/{id} `server`, as the spec validated it. */
 export interface ServerUpdateInput {
@@ -23,7 +24,7 @@ export async function updateServer(ctx: ComputeContext, caller: ComputeCaller, r
   if ('description' in input) changes.display_description = input.description ?? null;
   if (input.hostname !== undefined) changes.hostname = input.hostname;
   if (input.accessIPv4 !== undefined) changes.access_ip_v4 = input.accessIPv4;
-  if (input.accessIPv6 !== undefined) changes.access_ip_v6 = input.accessIPv6;
+  if (input.accessIPv6 !== undefined) changes.access_ip_v6 = canonicalIpv6(input.accessIPv6);
   if (input['OS-DCF:diskConfig'] !== undefined) changes.auto_disk_config = input['OS-DCF:diskConfig'] === 'AUTO';
   return (await store.updateInstance(ctx.db, row.uuid, changes)) ?? row;
 }

@@ -6,6 +6,7 @@ import { resourceLinks } from '../query.ts';
 import { statusOf } from './status.ts';
 import type { InstanceRow } from './store.ts';
 import { seconds as isoTime } from '../../http/times.ts';
+import { addressesOf } from './addresses.ts';
 
 /** Nova's utils.isotime: seconds, in UTC, with a Z. */
 export { isoTime };
@@ -93,7 +94,7 @@ export function serverView(request: FastifyRequest, row: InstanceRow, o: ServerV
     flavor: flavorOf(request, row, o.showExtraSpecs),
     created: isoTime(row.created_at),
     updated: isoTime(row.updated_at),
-    addresses: {},
+    addresses: addressesOf(row),
     accessIPv4: row.access_ip_v4 ?? '',
     accessIPv6: row.access_ip_v6 ?? '',
     links: resourceLinks(request, 'servers', row.uuid),
