@@ -30,9 +30,10 @@ describe('compute faults: kill -9 a compute agent mid-build', { skip }, () => {
     cloud = await startProcessCloud({ busUrl: node.url, timings });
     const tag = randomBytes(2).toString('hex');
     const hosts = ['a', 'b', 'c'].map((h) => `faults-${tag}-${h}`);
-    cloud.scheduler();
+    const scheduler = cloud.scheduler();
     const agents = new Map(hosts.map((h) => [h, cloud!.compute(h)]));
     await cloud.hostsUp(hosts);
+    await scheduler.logged('conductor started');
 
     // Nine servers whose spawn takes 4 s: spread over the three hosts, three or so building on each.
     const created = await cloud.call('POST', '/v2.1/servers', {

@@ -28,6 +28,8 @@ export interface NuboProcess {
   readonly exited: Promise<number | string | null>;
   /** kill -9 by its PID, as a crash; resolves once it is gone. */
   crash(): Promise<void>;
+  /** Waits until it has logged `msg` (at least `count` times); fails after `ms`. */
+  logged(msg: string, opts?: { count?: number; ms?: number }): Promise<any[]>;
 }
 
 /** Timeouts of the processes, in seconds (short, so that the sweep acts within a test). */
@@ -143,6 +145,16 @@ export async function startProcessCloud(opts: { busUrl: string; timings: CloudTi
       async crash() {
         if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
         await exited;
+      },
+      async logged(msg, { count = 1, ms = 60_000 } = {}) {
+        const deadline = Date.now() + ms;
+        for (;;) {
+          const found = logs.filter((l) => l.msg === msg);
+          if (found.length >= count) return found;
+          if (Date.now() > deadline) throw new Error(`${name} did not log "${msg}" ${count} time(s) within ${ms} ms; its last lines:\n${logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')}`);
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before logging "${msg}"`);
+          await sleep(20);
+        }
       },
     };
     processes.push(p);
