@@ -436,13 +436,13 @@ export type ComputeServer = RpcServer<ComputeCasts, ComputeCalls>;
 export type ConductorServer = RpcServer<ConductorCasts, ConductorCalls>;
 
 export interface RpcClient<Casts, Calls extends CallMap<Calls>> {
-  cast<M extends keyof Casts & string>(method: M, args: Casts[M]): Promise<void>;
+  cast<M extends keyof Casts & string>(method: M, args: Casts[M], opts?: { timeoutMs?: number }): Promise<void>;
   call<M extends keyof Calls & string>(method: M, args: Calls[M]['args'], opts?: { timeoutMs?: number }): Promise<Calls[M]['result']>;
 }
 
 function rpcClient<Casts, Calls extends CallMap<Calls>>(bus: Bus, topic: string): RpcClient<Casts, Calls> {
   return {
-    cast: (method, args) => bus.cast(topic, method, args),
+    cast: (method, args, opts) => bus.cast(topic, method, args, opts),
     call: (method, args, opts) => bus.call(topic, method, args, opts),
   };
 }

@@ -91,23 +91,39 @@ export async function dropLease(conn: Conn, uuids: readonly string[], owner: str
 
 /**
  * Records the host the lease holder claimed: host, node and launched_on
- * (Nova's instance.host/node/launched_on), the retry state, and ends the
- * lease. task_state stays scheduling until the agent starts the build.
- * Returns the row, or undefined when the instance no longer waits for a host
- * under this lease (deleted meanwhile, or the lease was lost).
+ * (Nova's instance.host/node/launched_on) and the retry state, renewing the
+ * lease for the cast of build_and_run_instance (endCastLease ends it; the
+ * sweep leaves a build under a live lease alone). task_state stays
+ * scheduling until the agent starts the build. Returns the row, or
+ * undefined when the instance no longer waits for a host under this lease
+ * (deleted meanwhile, or the lease was lost).
  */
 export async function commitPlacement(conn: Conn, uuid: string, owner: string, to: HostNode, retry: RetryState, now: Date): Promise<InstanceRow | undefined> {
+  const lease: SchedulingLease = { owner, at: now.toISOString() };
   const [row] = await waitingForHost(instances(conn).where({ uuid }))
     .whereRaw(`${leaseOwner} = ?`, [owner])
     .update({
       host: to.host,
       node: to.node,
       launched_on: to.host,
-      request_spec: conn.raw(`(request_spec - 'scheduling_lease') || jsonb_build_object('retry', ?::jsonb)`, [json(retry)]),
+      request_spec: conn.raw(`request_spec || jsonb_build_object('retry', ?::jsonb, 'scheduling_lease', ?::jsonb)`, [json(retry), json(lease)]),
       updated_at: now,
     } as never)
     .returning('*');
   return row;
+}
+
+/**
+ * Ends the lease commitPlacement kept while build_and_run_instance was cast:
+ * the host's queue holds the build now, and updated_at starts the clock of
+ * the sweep's "not started in time" (from the cast, not the commit: the cast
+ * may have waited out a broker outage). Only under `owner`'s lease, on `to`.
+ */
+export async function endCastLease(conn: Conn, uuid: string, owner: string, to: HostNode, now: Date): Promise<void> {
+  await instances(conn)
+    .where({ uuid, host: to.host, node: to.node })
+    .whereRaw(`${leaseOwner} = ?`, [owner])
+    .update({ request_spec: conn.raw(`request_spec - 'scheduling_lease'`), updated_at: now } as never);
 }
 
 /**
@@ -339,7 +355,11 @@ export async function unscheduledBuilds(conn: Conn, before: Date, limit: number)
     .limit(limit);
 }
 
-/** Builds placed on a host that has not started them (still task_state scheduling) since before `before`: the cast was lost. */
+/**
+ * Builds placed on a host that has not started them (still task_state
+ * scheduling) since before `before`, with no live lease (the conductor is
+ * not still casting them): the cast was lost.
+ */
 export async function unstartedBuilds(conn: Conn, before: Date, limit: number): Promise<SweepRow[]> {
   return instances(conn)
     .select(...sweepColumns)
@@ -347,6 +367,7 @@ export async function unstartedBuilds(conn: Conn, before: Date, limit: number): 
     .where({ vm_state: VmState.BUILDING, task_state: TaskState.SCHEDULING })
     .whereNotNull('host')
     .where('updated_at', '<', before)
+    .where((b) => b.whereRaw(`request_spec->'scheduling_lease' is null`).orWhereRaw(`${leaseAt} < ?`, [before]))
     .orderBy('updated_at')
     .limit(limit);
 }

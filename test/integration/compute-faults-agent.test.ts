@@ -5,33 +5,21 @@
 // process. Afterwards every server is ACTIVE or ERROR (rescheduled off the
 // dead host by the conductor's sweep), and allocations and quota match what
 // exists (test/support/compute-consistency.ts).
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startProcessCloud, type ProcessCloud } from '../support/process-cloud.ts';
-import { rabbitmqInstalled, startRabbitNode, type RabbitNode } from '../support/rabbitmq-node.ts';
+import { faultSuite } from '../support/fault-suite.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skip = rabbitmqInstalled() ? false : 'rabbitmq-server is not installed';
 
-describe('compute faults: kill -9 a compute agent mid-build', { skip }, () => {
-  let node: RabbitNode;
-  let cloud: ProcessCloud | undefined;
-  before(async () => {
-    node = await startRabbitNode();
-  });
-  after(async () => {
-    await cloud?.close();
-    await node?.close();
-  });
-
+faultSuite('compute faults: kill -9 a compute agent mid-build', (suite) => {
   test('builds on the killed host end ACTIVE elsewhere or ERROR; no allocation left on it, none doubled', async () => {
     const timings = { buildTimeout: 8, sweepInterval: 1, serviceDownTime: 5, reportInterval: 1 };
-    cloud = await startProcessCloud({ busUrl: node.url, timings });
+    const cloud = await suite.cloud({ timings });
     const tag = randomBytes(2).toString('hex');
     const hosts = ['a', 'b', 'c'].map((h) => `faults-${tag}-${h}`);
     const scheduler = cloud.scheduler();
-    const agents = new Map(hosts.map((h) => [h, cloud!.compute(h)]));
+    const agents = new Map(hosts.map((h) => [h, cloud.compute(h)]));
     await cloud.hostsUp(hosts);
     await scheduler.logged('conductor started');
 

@@ -8,32 +8,20 @@
 // already committed a claim of the same multi-create (a claim made, the
 // host not yet recorded). The other scheduler (through redelivery and the
 // sweep) must finish every build with nothing doubled or leaked.
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startProcessCloud, type ProcessCloud } from '../support/process-cloud.ts';
-import { rabbitmqInstalled, startRabbitNode, type RabbitNode } from '../support/rabbitmq-node.ts';
+import { faultSuite } from '../support/fault-suite.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const skip = rabbitmqInstalled() ? false : 'rabbitmq-server is not installed';
 const PAUSE = 'test knob: pausing inside the claim transaction';
 
-describe('compute faults: kill -9 the scheduler mid-claim', { skip }, () => {
-  let node: RabbitNode;
-  let cloud: ProcessCloud | undefined;
-  before(async () => {
-    node = await startRabbitNode();
-  });
-  after(async () => {
-    await cloud?.close();
-    await node?.close();
-  });
-
+faultSuite('compute faults: kill -9 the scheduler mid-claim', (suite) => {
   test('the other scheduler finishes every build; no claim doubled or leaked, none stuck in BUILD', async (t) => {
     const t0 = Date.now();
     const phase = (what: string) => t.diagnostic(`${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const timings = { buildTimeout: 6, sweepInterval: 1, serviceDownTime: 10, reportInterval: 1 };
-    cloud = await startProcessCloud({ busUrl: node.url, timings });
+    const cloud = await suite.cloud({ timings });
     const tag = randomBytes(2).toString('hex');
     const hosts = ['a', 'b'].map((h) => `faults-${tag}-${h}`);
     const victim = cloud.scheduler({ NUBO_TEST_CLAIM_PAUSE_MS: '1500' });
@@ -47,7 +35,7 @@ describe('compute faults: kill -9 the scheduler mid-claim', { skip }, () => {
     // A burst of six multi-creates of four: both schedulers take some of them.
     const requests = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        cloud!.call('POST', '/v2.1/servers', { server: { name: `burst-${i}`, imageRef: cloud!.imageId, flavorRef: cloud!.flavorId, min_count: 4, max_count: 4 } }),
+        cloud.call('POST', '/v2.1/servers', { server: { name: `burst-${i}`, imageRef: cloud.imageId, flavorRef: cloud.flavorId, min_count: 4, max_count: 4 } }),
       ),
     );
     for (const r of requests) assert.equal(r.status, 202, JSON.stringify(r.body));
