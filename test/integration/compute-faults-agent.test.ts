@@ -13,7 +13,7 @@ import { faultSuite } from '../support/fault-suite.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 faultSuite('compute faults: kill -9 a compute agent mid-build', (suite) => {
-  test('builds on the killed host end ACTIVE elsewhere or ERROR; no allocation left on it, none doubled', async () => {
+  test('builds on the killed host end ACTIVE elsewhere or ERROR; no allocation left on it, none doubled', async (t) => {
     const timings = { buildTimeout: 8, sweepInterval: 1, serviceDownTime: 5, reportInterval: 1 };
     const cloud = await suite.cloud({ timings });
     const tag = randomBytes(2).toString('hex');
@@ -59,5 +59,16 @@ faultSuite('compute faults: kill -9 a compute agent mid-build', (suite) => {
     assert.deepEqual(left, [], 'the dead host holds no allocation');
     const swept = cloud.logs().filter((l) => l.msg === 'taking the build back from its host' && l.host === victim);
     assert.ok(swept.length >= spawning.length, 'the sweep took the builds back from the dead host');
+
+    // The host comes back: what its queue still held (the builds it lost) and its reconciliation change nothing.
+    const before = await db('instances').whereNull('deleted_at').orderBy('uuid').select('uuid', 'vm_state', 'host');
+    const back = cloud.compute(victim);
+    await back.logged('compute agent started');
+    await back.logged('reconciled with the conductor');
+    await sleep(3000);
+    const again = await cloud.settle(20_000);
+    assert.deepEqual(again, [], again.join('\n'));
+    t.diagnostic(`${spawning.length} spawning and ${onVictim.length} placed on the killed host; back, it refused ${back.logs.filter((l) => l.msg === 'instance disappeared during build').length} stale builds`);
+    assert.deepEqual(await db('instances').whereNull('deleted_at').orderBy('uuid').select('uuid', 'vm_state', 'host'), before, 'the returning host took nothing over');
   });
 });
