@@ -17,7 +17,9 @@ faultSuite('compute faults: restart RabbitMQ during a burst of 100 creates', (su
   test('every accepted server ends ACTIVE or ERROR; no half-written server, allocations and quota match', async (t) => {
     const t0 = Date.now();
     const phase = (what: string) => t.diagnostic(`${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // service_down_time outlasts the outage: hosts are not declared down for missing heartbeats while the broker is away.
+    // service_down_time outlasts the outage: hosts are not declared down for missing heartbeats while the
+    // broker is away. (With a shorter one, builds scheduled right after the restart find every host down
+    // and end in ERROR with NoValidHost, as in Nova: consistent, but not what this test asserts.)
     const timings = { buildTimeout: 10, sweepInterval: 1, serviceDownTime: 30, reportInterval: 1 };
     const cloud = await suite.cloud({ timings, quota: 150 });
     const tag = randomBytes(2).toString('hex');
@@ -64,7 +66,9 @@ faultSuite('compute faults: restart RabbitMQ during a burst of 100 creates', (su
     const castFailed = cloud.logs().filter((l) => l.msg === 'could not cast build_and_run_instance; the sweep will retry the build').length;
     t.diagnostic(`${takenBack} builds taken back by the sweep, ${castFailed} casts to a host given up`);
     assert.deepEqual(problems, [], problems.join('\n'));
-    const rows = await cloud.db('instances').whereNull('deleted_at').select('uuid', 'vm_state');
+    const rows = await cloud.db('instances').whereNull('deleted_at').select('uuid', 'vm_state', 'fault');
+    const faults = new Set(rows.filter((r: { fault: unknown }) => r.fault).map((r: { fault: { message: string } }) => r.fault.message.replace(/[0-9a-f-]{36}/g, '<uuid>')));
+    if (faults.size) t.diagnostic(`faults: ${[...faults].join(' | ')}`);
     assert.deepEqual(rows.map((r: { uuid: string }) => r.uuid).sort(), [...accepted].sort(), 'exactly the accepted servers exist: a failed request left none');
     const active = rows.filter((r: { vm_state: string }) => r.vm_state === 'active').length;
     t.diagnostic(`${accepted.length} accepted, ${refused.length} refused, ${active} active, ${rows.length - active} error`);
