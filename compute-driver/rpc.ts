@@ -286,7 +286,9 @@ export interface ServiceUpdate {
  * (Nova's instance.save()). The conductor, in one transaction:
  * 1. refuses with `not_found` when the instance does not exist or is deleted
  *    (vm_state deleted), and with `not_owner` when its host is set and is not
- *    from_host;
+ *    from_host, or when it has no host and waits for one (building,
+ *    scheduling: a conductor is placing it, so a build delivered late to a
+ *    host it was taken from stops there);
  * 2. answers applied: true without changing anything when the same from_host
  *    already had an update with this seq or a later one applied (a retried
  *    call whose reply was lost);

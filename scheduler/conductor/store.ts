@@ -194,9 +194,15 @@ export const alreadyApplied = (row: Pick<InstanceRow, 'system_metadata'>, host: 
   return last?.host === host && typeof last.seq === 'number' && last.seq >= seq;
 };
 
+/** Whether the row waits for a conductor to place it (building, scheduling, no host): no agent owns it. */
+export const isWaitingForHost = (row: Pick<InstanceRow, 'vm_state' | 'task_state' | 'host'>) =>
+  !row.host && row.vm_state === VmState.BUILDING && row.task_state === TaskState.SCHEDULING;
+
 /**
  * instance_update as one conditional UPDATE: the instance exists and is not
- * deleted, is on no host or on from_host, has not had this seq (or a later
+ * deleted, is on from_host or on no host without waiting for one (a build
+ * delivered late to a host it was taken from must not start an instance a
+ * conductor is placing elsewhere), has not had this seq (or a later
  * one) from from_host, and is in the expected task and vm states. Sets the
  * fields given, the fault, the (host, seq) applied, and deleted_at when the
  * vm_state becomes deleted. Returns the updated row, or undefined when a
@@ -218,7 +224,11 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
     .where({ uuid: u.uuid })
     .whereNull('deleted_at')
     .whereNot({ vm_state: VmState.DELETED })
-    .where((b) => b.whereNull('host').orWhere({ host: u.from_host }))
+    .where((b) =>
+      b
+        .where({ host: u.from_host })
+        .orWhere((n) => n.whereNull('host').whereRaw('not coalesce(vm_state = ? and task_state = ?, false)', [VmState.BUILDING, TaskState.SCHEDULING])),
+    )
     .whereRaw(`not coalesce(system_metadata->'${LAST_UPDATE}'->>'host' = ? and (system_metadata->'${LAST_UPDATE}'->>'seq')::bigint >= ?, false)`, [
       u.from_host,
       u.seq,
