@@ -215,10 +215,11 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
   }
   if (u.fault) set.fault = json(toStoredFault(u.fault));
   if (u.vm_state === VmState.DELETED) set.deleted_at = now;
-  // The build is over: what the API kept for it and for its reschedules (the admin password, files) goes.
-  if (u.vm_state === VmState.ACTIVE || u.vm_state === VmState.ERROR || u.vm_state === VmState.DELETED) {
-    set.request_spec = conn.raw(`request_spec - 'admin_password' - 'injected_files'`);
-  }
+  // The agent has the instance: a lease kept over the cast of its build (commitPlacement) is over, so
+  // that a build_failed it sends next is rescheduled at once, whichever conductor handles it.
+  // Once the build is over, what the API kept for it and for its reschedules (the admin password, files) goes too.
+  const over = u.vm_state === VmState.ACTIVE || u.vm_state === VmState.ERROR || u.vm_state === VmState.DELETED;
+  set.request_spec = conn.raw(over ? `request_spec - 'scheduling_lease' - 'admin_password' - 'injected_files'` : `request_spec - 'scheduling_lease'`);
   set.system_metadata = conn.raw(`system_metadata || jsonb_build_object(?::text, ?::jsonb)`, [LAST_UPDATE, json({ host: u.from_host, seq: u.seq })]);
   const q = instances(conn)
     .where({ uuid: u.uuid })
