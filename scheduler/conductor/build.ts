@@ -9,8 +9,10 @@
  *
  * Only the holder of an instance's scheduling lease claims for it
  * (store.ts), so two conductors (or a redelivered message) never schedule
- * one instance twice; a conductor that dies holding a lease leaves the
- * instance to the sweep (sweep.ts) once the lease has expired.
+ * one instance twice; the lease lasts until the build is cast (which may
+ * wait for the broker), so the sweep does not take a build back meanwhile;
+ * a conductor that dies holding a lease leaves the instance to the sweep
+ * (sweep.ts) once the lease has expired.
  */
 import { computeClient, type HostNode } from '../../compute-driver/rpc.ts';
 import { isNuboError } from '../../lib/errors.ts';

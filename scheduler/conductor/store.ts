@@ -9,8 +9,10 @@
  *   filter_properties.retry), so a reschedule, even by another conductor
  *   after a crash, knows which hosts were tried;
  * - request_spec.scheduling_lease: {owner, at} while a conductor claims a
- *   host for the instance: only the holder schedules it, and a lease older
- *   than scheduler.build_timeout counts as abandoned (its holder died);
+ *   host for the instance and casts its build there: only the holder
+ *   schedules it, the sweep leaves it alone, and a lease older than
+ *   scheduler.build_timeout counts as abandoned (its holder died); the
+ *   agent's first update ends it too;
  * - system_metadata.nubo_last_update: {host, seq} of the last agent update
  *   applied, so a retried instance_update is applied once.
  */
