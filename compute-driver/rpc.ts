@@ -286,7 +286,9 @@ export interface ServiceUpdate {
  * (Nova's instance.save()). The conductor, in one transaction:
  * 1. refuses with `not_found` when the instance does not exist or is deleted
  *    (vm_state deleted), and with `not_owner` when its host is set and is not
- *    from_host;
+ *    from_host, or when it has no host and waits for one (building,
+ *    scheduling: a conductor is placing it, so a build delivered late to a
+ *    host it was taken from stops there);
  * 2. answers applied: true without changing anything when the same from_host
  *    already had an update with this seq or a later one applied (a retried
  *    call whose reply was lost);
@@ -436,13 +438,13 @@ export type ComputeServer = RpcServer<ComputeCasts, ComputeCalls>;
 export type ConductorServer = RpcServer<ConductorCasts, ConductorCalls>;
 
 export interface RpcClient<Casts, Calls extends CallMap<Calls>> {
-  cast<M extends keyof Casts & string>(method: M, args: Casts[M]): Promise<void>;
+  cast<M extends keyof Casts & string>(method: M, args: Casts[M], opts?: { timeoutMs?: number }): Promise<void>;
   call<M extends keyof Calls & string>(method: M, args: Calls[M]['args'], opts?: { timeoutMs?: number }): Promise<Calls[M]['result']>;
 }
 
 function rpcClient<Casts, Calls extends CallMap<Calls>>(bus: Bus, topic: string): RpcClient<Casts, Calls> {
   return {
-    cast: (method, args) => bus.cast(topic, method, args),
+    cast: (method, args, opts) => bus.cast(topic, method, args, opts),
     call: (method, args, opts) => bus.call(topic, method, args, opts),
   };
 }

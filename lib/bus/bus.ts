@@ -11,7 +11,9 @@
  *   after timeoutMs; a handler's thrown error comes back as a BusRemoteError.
  * - cast: one-way to one server of `topic`; durable and at-least-once (a
  *   message whose handler has not finished when its consumer dies is
- *   delivered again).
+ *   delivered again). It resolves once the message is stored; while the
+ *   broker is unreachable it waits, up to timeoutMs when given (a sender
+ *   whose own deadline is shorter than the bus's says so).
  * - publish/subscribe: fan-out of an event to every current subscriber;
  *   best-effort (not stored for subscribers that come later).
  * - serve: consume `topic`, dispatching each message to handlers[method];
@@ -27,7 +29,7 @@ export interface Subscription {
 
 export interface Bus {
   call<T = unknown>(topic: string, method: string, args?: unknown, opts?: { timeoutMs?: number }): Promise<T>;
-  cast(topic: string, method: string, args?: unknown): Promise<void>;
+  cast(topic: string, method: string, args?: unknown, opts?: { timeoutMs?: number }): Promise<void>;
   publish(event: string, payload?: unknown): Promise<void>;
   subscribe(event: string, handler: (payload: any) => void | Promise<void>): Promise<Subscription>;
   serve(topic: string, handlers: Record<string, Handler>): Promise<Subscription>;

@@ -9,8 +9,10 @@
  *
  * Only the holder of an instance's scheduling lease claims for it
  * (store.ts), so two conductors (or a redelivered message) never schedule
- * one instance twice; a conductor that dies holding a lease leaves the
- * instance to the sweep (sweep.ts) once the lease has expired.
+ * one instance twice; the lease lasts until the build is cast (which may
+ * wait for the broker), so the sweep does not take a build back meanwhile;
+ * a conductor that dies holding a lease leaves the instance to the sweep
+ * (sweep.ts) once the lease has expired.
  */
 import { computeClient, type HostNode } from '../../compute-driver/rpc.ts';
 import { isNuboError } from '../../lib/errors.ts';
@@ -90,13 +92,15 @@ async function commitAndCast(ctx: ConductorContext, row: InstanceRow, requestId:
   // Nova populates retry only when reschedules are possible.
   const msg = buildMessage(committed, requestId, { host: chosen, retry: ctx.options.maxAttempts > 1 ? retry : null, alternates }, image);
   try {
-    await computeClient(ctx.bus, chosen.host).cast('build_and_run_instance', msg);
+    // While the broker is away the cast waits, but not past the lease (3/4 of build_timeout): the sweep leaves the build alone until then.
+    await computeClient(ctx.bus, chosen.host).cast('build_and_run_instance', msg, { timeoutMs: Math.max(1, Math.floor((ctx.buildTimeoutMs * 3) / 4)) });
   } catch (e) {
     // The row says the host has it: the sweep reschedules a build its host never started.
     ctx.log.error({ err: e, uuid: row.uuid, host: chosen.host }, 'could not cast build_and_run_instance; the sweep will retry the build');
     await event(ctx, row.uuid, requestId, eventName, { error: e });
     return false;
   }
+  await store.endCastLease(ctx.db, row.uuid, ctx.owner, chosen, ctx.now());
   ctx.log.info({ uuid: row.uuid, request_id: requestId, host: chosen.host, node: chosen.node, attempt: retry.num_attempts }, 'build cast to its host');
   await event(ctx, row.uuid, requestId, eventName, {});
   return true;

@@ -61,7 +61,7 @@ export async function serviceUpdate(ctx: ConductorContext, s: ServiceUpdate): Pr
 export function refusal(row: store.InstanceRow | undefined, u: InstanceUpdate): InstanceUpdateResult | null {
   const states = { vm_state: row?.vm_state as VmState | undefined, task_state: (row?.task_state ?? null) as TaskState | null };
   if (!row || row.deleted_at || row.vm_state === VmState.DELETED) return { applied: false, reason: 'not_found', ...states };
-  if (row.host && row.host !== u.from_host) return { applied: false, reason: 'not_owner', ...states };
+  if (row.host ? row.host !== u.from_host : store.isWaitingForHost(row)) return { applied: false, reason: 'not_owner', ...states };
   if (store.alreadyApplied(row, u.from_host, u.seq)) return { applied: true };
   if (u.expected_task_state && !u.expected_task_state.includes(states.task_state)) {
     return { applied: false, reason: states.task_state === 'deleting' ? 'deleting' : 'unexpected_task_state', ...states };

@@ -40,6 +40,12 @@ export interface ConductorOptions {
   sweepIntervalMs?: number;
   now?: () => Date;
   select?: SelectOptions;
+  /**
+   * Test knob: ms each claim pauses inside its transaction (PlacementOptions.claimPauseMs);
+   * unless given, the environment variable NUBO_TEST_CLAIM_PAUSE_MS, which
+   * only the fault tests set (test/integration/compute-faults-scheduler.test.ts).
+   */
+  claimPauseMs?: number;
 }
 
 export interface Conductor {
@@ -58,7 +64,10 @@ export function createConductor(opts: ConductorOptions): Conductor {
   const ctx: ConductorContext = {
     db,
     bus,
-    placement: createPlacement(db),
+    placement: createPlacement(db, {
+      claimPauseMs: opts.claimPauseMs ?? (Number(process.env.NUBO_TEST_CLAIM_PAUSE_MS) || 0),
+      onClaimPause: (consumer, provider) => log.warn({ consumer, provider }, 'test knob: pausing inside the claim transaction'),
+    }),
     options: { ...schedulerOptions(config), ...opts.scheduler },
     policy: inventoryPolicy(config),
     log,

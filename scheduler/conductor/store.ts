@@ -9,8 +9,10 @@
  *   filter_properties.retry), so a reschedule, even by another conductor
  *   after a crash, knows which hosts were tried;
  * - request_spec.scheduling_lease: {owner, at} while a conductor claims a
- *   host for the instance: only the holder schedules it, and a lease older
- *   than scheduler.build_timeout counts as abandoned (its holder died);
+ *   host for the instance and casts its build there: only the holder
+ *   schedules it, the sweep leaves it alone, and a lease older than
+ *   scheduler.build_timeout counts as abandoned (its holder died); the
+ *   agent's first update ends it too;
  * - system_metadata.nubo_last_update: {host, seq} of the last agent update
  *   applied, so a retried instance_update is applied once.
  */
@@ -91,23 +93,39 @@ export async function dropLease(conn: Conn, uuids: readonly string[], owner: str
 
 /**
  * Records the host the lease holder claimed: host, node and launched_on
- * (Nova's instance.host/node/launched_on), the retry state, and ends the
- * lease. task_state stays scheduling until the agent starts the build.
- * Returns the row, or undefined when the instance no longer waits for a host
- * under this lease (deleted meanwhile, or the lease was lost).
+ * (Nova's instance.host/node/launched_on) and the retry state, renewing the
+ * lease for the cast of build_and_run_instance (endCastLease ends it; the
+ * sweep leaves a build under a live lease alone). task_state stays
+ * scheduling until the agent starts the build. Returns the row, or
+ * undefined when the instance no longer waits for a host under this lease
+ * (deleted meanwhile, or the lease was lost).
  */
 export async function commitPlacement(conn: Conn, uuid: string, owner: string, to: HostNode, retry: RetryState, now: Date): Promise<InstanceRow | undefined> {
+  const lease: SchedulingLease = { owner, at: now.toISOString() };
   const [row] = await waitingForHost(instances(conn).where({ uuid }))
     .whereRaw(`${leaseOwner} = ?`, [owner])
     .update({
       host: to.host,
       node: to.node,
       launched_on: to.host,
-      request_spec: conn.raw(`(request_spec - 'scheduling_lease') || jsonb_build_object('retry', ?::jsonb)`, [json(retry)]),
+      request_spec: conn.raw(`request_spec || jsonb_build_object('retry', ?::jsonb, 'scheduling_lease', ?::jsonb)`, [json(retry), json(lease)]),
       updated_at: now,
     } as never)
     .returning('*');
   return row;
+}
+
+/**
+ * Ends the lease commitPlacement kept while build_and_run_instance was cast:
+ * the host's queue holds the build now, and updated_at starts the clock of
+ * the sweep's "not started in time" (from the cast, not the commit: the cast
+ * may have waited out a broker outage). Only under `owner`'s lease, on `to`.
+ */
+export async function endCastLease(conn: Conn, uuid: string, owner: string, to: HostNode, now: Date): Promise<void> {
+  await instances(conn)
+    .where({ uuid, host: to.host, node: to.node })
+    .whereRaw(`${leaseOwner} = ?`, [owner])
+    .update({ request_spec: conn.raw(`request_spec - 'scheduling_lease'`), updated_at: now } as never);
 }
 
 /**
@@ -178,9 +196,15 @@ export const alreadyApplied = (row: Pick<InstanceRow, 'system_metadata'>, host: 
   return last?.host === host && typeof last.seq === 'number' && last.seq >= seq;
 };
 
+/** Whether the row waits for a conductor to place it (building, scheduling, no host): no agent owns it. */
+export const isWaitingForHost = (row: Pick<InstanceRow, 'vm_state' | 'task_state' | 'host'>) =>
+  !row.host && row.vm_state === VmState.BUILDING && row.task_state === TaskState.SCHEDULING;
+
 /**
  * instance_update as one conditional UPDATE: the instance exists and is not
- * deleted, is on no host or on from_host, has not had this seq (or a later
+ * deleted, is on from_host or on no host without waiting for one (a build
+ * delivered late to a host it was taken from must not start an instance a
+ * conductor is placing elsewhere), has not had this seq (or a later
  * one) from from_host, and is in the expected task and vm states. Sets the
  * fields given, the fault, the (host, seq) applied, and deleted_at when the
  * vm_state becomes deleted. Returns the updated row, or undefined when a
@@ -193,16 +217,21 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
   }
   if (u.fault) set.fault = json(toStoredFault(u.fault));
   if (u.vm_state === VmState.DELETED) set.deleted_at = now;
-  // The build is over: what the API kept for it and for its reschedules (the admin password, files) goes.
-  if (u.vm_state === VmState.ACTIVE || u.vm_state === VmState.ERROR || u.vm_state === VmState.DELETED) {
-    set.request_spec = conn.raw(`request_spec - 'admin_password' - 'injected_files'`);
-  }
+  // The agent has the instance: a lease kept over the cast of its build (commitPlacement) is over, so
+  // that a build_failed it sends next is rescheduled at once, whichever conductor handles it.
+  // Once the build is over, what the API kept for it and for its reschedules (the admin password, files) goes too.
+  const over = u.vm_state === VmState.ACTIVE || u.vm_state === VmState.ERROR || u.vm_state === VmState.DELETED;
+  set.request_spec = conn.raw(over ? `request_spec - 'scheduling_lease' - 'admin_password' - 'injected_files'` : `request_spec - 'scheduling_lease'`);
   set.system_metadata = conn.raw(`system_metadata || jsonb_build_object(?::text, ?::jsonb)`, [LAST_UPDATE, json({ host: u.from_host, seq: u.seq })]);
   const q = instances(conn)
     .where({ uuid: u.uuid })
     .whereNull('deleted_at')
     .whereNot({ vm_state: VmState.DELETED })
-    .where((b) => b.whereNull('host').orWhere({ host: u.from_host }))
+    .where((b) =>
+      b
+        .where({ host: u.from_host })
+        .orWhere((n) => n.whereNull('host').whereRaw('not coalesce(vm_state = ? and task_state = ?, false)', [VmState.BUILDING, TaskState.SCHEDULING])),
+    )
     .whereRaw(`not coalesce(system_metadata->'${LAST_UPDATE}'->>'host' = ? and (system_metadata->'${LAST_UPDATE}'->>'seq')::bigint >= ?, false)`, [
       u.from_host,
       u.seq,
@@ -339,7 +368,11 @@ export async function unscheduledBuilds(conn: Conn, before: Date, limit: number)
     .limit(limit);
 }
 
-/** Builds placed on a host that has not started them (still task_state scheduling) since before `before`: the cast was lost. */
+/**
+ * Builds placed on a host that has not started them (still task_state
+ * scheduling) since before `before`, with no live lease (the conductor is
+ * not still casting them): the cast was lost.
+ */
 export async function unstartedBuilds(conn: Conn, before: Date, limit: number): Promise<SweepRow[]> {
   return instances(conn)
     .select(...sweepColumns)
@@ -347,6 +380,7 @@ export async function unstartedBuilds(conn: Conn, before: Date, limit: number): 
     .where({ vm_state: VmState.BUILDING, task_state: TaskState.SCHEDULING })
     .whereNotNull('host')
     .where('updated_at', '<', before)
+    .where((b) => b.whereRaw(`request_spec->'scheduling_lease' is null`).orWhereRaw(`${leaseAt} < ?`, [before]))
     .orderBy('updated_at')
     .limit(limit);
 }

@@ -60,7 +60,19 @@ const sameInventory = (a: Inventories, b: Inventories) =>
  */
 const readCommitted = { isolationLevel: 'read committed' } as const;
 
-export function createPlacement(db: Db) {
+export interface PlacementOptions {
+  /**
+   * Test knob (fault tests only): how long each claim waits inside its
+   * transaction, provider locked and allocations written but not committed,
+   * so that a test can kill the process mid-claim. `onClaimPause` is told
+   * when it starts. 0 (the default) in every real deployment.
+   */
+  claimPauseMs?: number;
+  onClaimPause?: (consumer: string, providerUuid: string) => void;
+}
+
+export function createPlacement(db: Db, placementOptions: PlacementOptions = {}) {
+  const { claimPauseMs = 0, onClaimPause } = placementOptions;
   /** Runs `write` on the locked provider, checking the caller's generation first. */
   const onLockedProvider = <T>(uuid: string, opts: WriteOptions, write: (trx: Knex.Transaction, p: store.ProviderRow) => Promise<T>) =>
     db.transaction(async (trx) => {
@@ -147,6 +159,10 @@ export function createPlacement(db: Db) {
           }
         }
         await store.replaceAllocations(trx, p.id, consumer, want);
+        if (claimPauseMs > 0) {
+          onClaimPause?.(consumer, providerUuid);
+          await new Promise((r) => setTimeout(r, claimPauseMs));
+        }
         return bump(trx, p);
       });
     },

@@ -536,6 +536,24 @@ describe('conductor: crash safety', () => {
     }
   });
 
+  test('a build whose cast still waits for the broker is not taken back as unstarted until its lease ends', async () => {
+    const buildTimeoutMs = 60_000;
+    const cloud = await startCloud({ 'host-a': {}, 'host-b': {} }, { buildTimeoutMs });
+    try {
+      const old = new Date(Date.now() - 10 * 60_000);
+      // Committed on host-a long ago, its conductor still casting (the broker was away): the lease is live.
+      const casting = await addBuild(cloud.db, { host: 'host-a', updatedAt: old, requestSpec: { scheduling_lease: { owner: 'other:1:abc', at: new Date().toISOString() } } });
+      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0 });
+      assert.equal((await cloud.row(casting.uuid)).host, 'host-a');
+      // Once the lease is older than build_timeout (its conductor died mid-cast), it is taken back.
+      cloud.advance(buildTimeoutMs + 1000);
+      assert.equal((await cloud.conductor.sweep()).unstarted, 1);
+      assert.equal((await cloud.settled(casting.uuid, [VmState.ACTIVE])).host, 'host-b');
+    } finally {
+      await cloud.close();
+    }
+  });
+
   test('a build that keeps waiting with attempts used up is set to error by the sweep', async () => {
     const cloud = await startCloud({ 'host-a': {} }, { scheduler: { maxAttempts: 1 } });
     try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { jsonLines } from './json-lines.ts';
 
 const nubo = fileURLToPath(new URL('../../bin/nubo.js', import.meta.url));
 /** The compiled entry `npm start` runs (after `node bin/build.js`). */
@@ -56,20 +57,12 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
     child.once('exit', (code) => reject(new Error(`all-in-one exited with ${code} before starting:\n${stderr}`)));
     setTimeout(() => reject(new Error(`all-in-one did not start within 60 s:\n${stderr}`)), 60_000).unref();
   });
-  let buffered = '';
-  child.stdout!.on('data', (d) => {
-    buffered += d;
-    let i;
-    while ((i = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        /* not JSON */
-      }
-    }
-  });
+  child.stdout!.on(
+    'data',
+    jsonLines((parsed) => {
+      if (parsed !== undefined) logs.push(parsed);
+    }),
+  );
   try {
     await started;
   } catch (e) {

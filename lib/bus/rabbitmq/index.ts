@@ -54,10 +54,10 @@ export async function createRabbitBus(url: string, opts: RabbitBusOptions = {}):
       return calls.call<T>(topic, method, args, callOpts.timeoutMs ?? cfg.callTimeoutMs);
     },
 
-    async cast(topic, method, args) {
+    async cast(topic, method, args, castOpts = {}) {
       const content = encode({ method, args });
       const queue = cfg.topicQueue(topic);
-      const deadline = Date.now() + cfg.sendTimeoutMs;
+      const deadline = Date.now() + (castOpts.timeoutMs ?? cfg.sendTimeoutMs);
       await publisher.send(`cast ${topic}.${method}`, deadline, async (s) => {
         await publisher.ensureQueue(s, queue);
         await publisher.confirmed(s, '', queue, content, { persistent: true, contentType: JSON_TYPE, type: method }, deadline);
