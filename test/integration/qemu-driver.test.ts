@@ -47,6 +47,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
   }
 }
 
+const step = (what: string) => console.log(`# ${new Date().toISOString()} ${what}`);
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 const alive = (pid: number) => {
   try {
@@ -133,16 +134,17 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(existsSync(join(stateDir, '_base', good.id)));
     assert.deepEqual(await driver.listInstances(), [{ uuid: inst.uuid, name: inst.name }]);
     // The guest's init read its config drive.
-    await waitFor('the guest to read its config drive', async () => (await consoleLog()).includes(`nubo-guest: uuid=${inst.uuid}`));
+    await waitFor('the guest to be ready', async () => (await boots()) === 1);
     const text = await consoleLog();
+    assert.match(text, new RegExp(`nubo-guest: uuid=${inst.uuid}`));
     assert.match(text, new RegExp(`nubo-guest: hostname=${inst.hostname}`));
     assert.match(text, /"k1": *"ssh-ed25519 AAAATESTKEY test@nubo"/);
-    await waitFor('the guest to be ready', async () => (await boots()) === 1);
     assert.equal((await driver.getConsoleOutput(inst, 1)).split('\n').length, 1);
     const used = await driver.getAvailableResources();
     assert.equal(used.vcpus_used, 1);
     assert.equal(used.memory_mb_used, 128);
 
+    step('pause');
     await driver.pause(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.PAUSED);
     await assert.rejects(driver.pause(inst), { name: 'InstanceInvalidState' });
@@ -150,22 +152,26 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
 
     // Suspend saves the guest to a file and ends QEMU; resume goes on where it was (no new boot, the ticks go on).
+    step('suspend');
     const beforeSuspend = pid();
     await driver.suspend(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SUSPENDED);
     assert.ok(!alive(beforeSuspend));
     assert.ok(existsSync(join(dir, 'suspend.state')));
     const ticks = count(await consoleLog(), 'nubo-guest: tick');
+    step('resume');
     await driver.resume(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     assert.ok(!existsSync(join(dir, 'suspend.state')));
     await waitFor('the resumed guest to tick', async () => count(await consoleLog(), 'nubo-guest: tick') > ticks, 120_000);
     assert.equal(await boots(), 1);
 
+    step('hard reboot');
     await driver.reboot(inst, 'HARD');
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     await waitFor('the second boot (hard reboot)', async () => (await boots()) === 2);
 
+    step('soft reboot');
     const beforeSoft = pid();
     await driver.reboot(inst, 'SOFT');
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
@@ -173,16 +179,19 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.match(await consoleLog(), /power button, powering off/);
     await waitFor('the third boot (soft reboot)', async () => (await boots()) === 3);
 
+    step('power off');
     const beforeOff = pid();
     await driver.powerOff(inst, 120, 10);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SHUTDOWN);
     assert.ok(!alive(beforeOff));
     assert.equal(count(await consoleLog(), 'power button, powering off'), 2);
+    step('power on');
     await driver.powerOn(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     await waitFor('the fourth boot (power on)', async () => (await boots()) === 4);
 
     // An agent restart: the guest keeps running and the new driver adopts it.
+    step('agent restart');
     const running = pid();
     await driver.cleanupHost('qemu-test-host');
     const driver2 = await newDriver();
@@ -193,11 +202,13 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     driver2.onLifecycleEvent((e) => events.push(e));
 
     // QEMU killed under the driver: a lifecycle event, and the guest is crashed (not running).
+    step('kill');
     process.kill(running, 'SIGKILL');
     await waitFor('a lifecycle event', async () => events.length > 0, 30_000);
     assert.deepEqual(events[0], { uuid: inst.uuid, powerState: PowerState.CRASHED });
     assert.equal((await driver2.getInfo(inst)).powerState, PowerState.CRASHED);
 
+    step('destroy');
     await driver2.destroy(inst);
     assert.ok(!existsSync(dir));
     await assert.rejects(driver2.getInfo(inst), InstanceNotFound);

@@ -4,7 +4,7 @@
  * Debian kernel and a busybox initramfs whose init prints marker lines to
  * the serial console (`nubo-guest: boot`, the uuid, hostname and public
  * keys from the config drive, `nubo-guest: ready`) and powers off on the
- * ACPI power button (busybox acpid).
+ * ACPI power button.
  *
  * Needs busybox-static, cpio, syslinux, mtools, dosfstools and a kernel in
  * /boot. (The shared test guest of test/guest/ can replace this: keep
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const CACHE = join(tmpdir(), 'nubo-qemu-test-guest-v2');
+const CACHE = join(tmpdir(), 'nubo-test-guest-busybox-v3');
 const MODULES = ['isofs', 'sr_mod', 'ata_piix', 'ahci', 'virtio_blk', 'virtio_pci', 'virtio_scsi', 'button', 'evdev'];
 
 const INIT = `#!/bin/busybox sh
@@ -41,16 +41,17 @@ if [ -f "$META" ]; then
 else
   echo "nubo-guest: no config drive"
 fi
-acpid -c /etc/acpi
+# The ACPI power button (an input device once the button module is in): any event on it powers off.
+ev=$(awk '/^N: Name="Power Button"/{p=1} p && /^H: Handlers=/{for(i=1;i<=NF;i++) if ($i ~ /^event/) print $i; p=0}' /proc/bus/input/devices | head -1)
+if [ -n "$ev" ]; then
+  (dd if=/dev/input/$ev bs=24 count=1 >/dev/null 2>&1; echo "nubo-guest: power button, powering off"; sync; poweroff -f) &
+  echo "nubo-guest: power button on $ev"
+else
+  echo "nubo-guest: no power button"
+fi
 echo "nubo-guest: ready"
 n=0
 while true; do sleep 1; n=$((n+1)); [ $((n % 5)) -eq 0 ] && echo "nubo-guest: tick $n"; done
-`;
-
-const POWER_BUTTON = `#!/bin/sh
-echo "nubo-guest: power button, powering off"
-sync
-poweroff -f
 `;
 
 function hostKernel(): { kernel: string; version: string } {
@@ -74,13 +75,11 @@ export function testGuestUnavailable(): string | null {
 
 async function buildInitramfs(work: string, version: string): Promise<string> {
   const root = join(work, 'root');
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'etc/acpi/PWRF', 'lib/modules']) await mkdir(join(root, d), { recursive: true });
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'lib/modules']) await mkdir(join(root, d), { recursive: true });
   await copyFile('/bin/busybox', join(root, 'bin/busybox'));
   await symlink('busybox', join(root, 'bin/sh'));
   await writeFile(join(root, 'init'), INIT);
   await chmod(join(root, 'init'), 0o755);
-  await writeFile(join(root, 'etc/acpi/PWRF/00000080'), POWER_BUTTON);
-  await chmod(join(root, 'etc/acpi/PWRF/00000080'), 0o755);
   const { stdout } = await run('modprobe', ['--show-depends', '-S', version, '-a', ...MODULES]);
   const order: string[] = [];
   for (const line of stdout.split('\n')) {
