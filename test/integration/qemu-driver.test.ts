@@ -129,7 +129,9 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     const boots = async () => count(await consoleLog(), 'nubo-guest: ready');
     const pid = () => Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
     await driver.spawn(inst, image(good), [], emptyBlockDeviceInfo());
-    assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
+    const info = await driver.getInfo(inst);
+    assert.equal(info.powerState, PowerState.RUNNING);
+    assert.ok((info.cpuTimeNs ?? 0) > 0, 'getInfo tells the CPU time QEMU used');
     for (const f of ['disk', 'disk.config', 'launch.json', 'qemu.pid']) assert.ok(existsSync(join(dir, f)), f);
     assert.ok(existsSync(join(stateDir, '_base', good.id)));
     assert.deepEqual(await driver.listInstances(), [{ uuid: inst.uuid, name: inst.name }]);

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -82,6 +82,21 @@ export class ImageCache {
     await rm(this.pathOf(imageId), { force: true });
     await rm(`${this.pathOf(imageId)}.json`, { force: true });
     return true;
+  }
+
+  /** Removes the entries no instance uses, and the partial downloads of processes that are gone. */
+  async sweep(inUse: (imageId: string) => Promise<boolean>): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.includes('.part-')) {
+        const pid = Number(name.split('.part-')[1]?.split('-')[0]);
+        if (pid !== process.pid && !isAlive(pid)) await rm(join(this.dir, name), { force: true });
+      } else if (name.endsWith('.lock')) {
+        await this.breakStaleLock(join(this.dir, name));
+      } else if (!name.includes('.')) {
+        await this.release(name, inUse);
+      }
+    }
   }
 
   private async fetchOnce(image: ImageMeta): Promise<CachedImage> {

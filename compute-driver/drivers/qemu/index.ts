@@ -7,7 +7,7 @@
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
  * finds. Power actions: power.ts.
  */
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../../lib/log.ts';
 import {
@@ -37,7 +37,7 @@ import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from '
 import { machineArgs } from './machine.ts';
 import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
-import { killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
+import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
 import { hostResources } from './resources.ts';
 
 export interface QemuDriverOptions {
@@ -121,7 +121,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
         this.log.warn({ uuid, pid, err: e }, 'a running guest does not answer on QMP');
       }
     }
-    await this.sweepImages();
+    await this.images.sweep((id) => this.imageInUse(id));
   }
 
   async cleanupHost(_host?: string): Promise<void> {
@@ -140,7 +140,11 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   }
 
   async getInfo(instance: InstanceRef): Promise<InstanceInfo> {
-    return { powerState: await this.powerStateOf(this.existing(instance)) };
+    const dir = this.existing(instance);
+    const powerState = await this.powerStateOf(dir);
+    const pid = this.monitors.get(dir.uuid)?.pid;
+    const cpuTime = pid ? await cpuTimeNs(pid) : undefined;
+    return cpuTime === undefined ? { powerState } : { powerState, cpuTimeNs: cpuTime };
   }
 
   async spawn(instance: InstanceSpec, image: ImageMeta, networkInfo: NetworkInfo, bdi: BlockDeviceInfo, opts: SpawnOptions = {}): Promise<void> {
@@ -307,18 +311,5 @@ export class QemuDriver implements ComputeDriver, GuestHost {
 
   private async imageInUse(imageId: string): Promise<boolean> {
     return (await this.records()).some((r) => r.imageId === imageId);
-  }
-
-  /** Removes cached images no instance uses, and downloads a dead process left half done. */
-  async sweepImages(): Promise<void> {
-    const names = await readdir(this.images.dir).catch(() => [] as string[]);
-    for (const name of names) {
-      if (name.includes('.part-')) {
-        const pid = Number(name.split('.part-')[1]?.split('-')[0]);
-        if (pid !== process.pid) await rm(join(this.images.dir, name), { force: true });
-      } else if (!name.includes('.')) {
-        await this.images.release(name, (id) => this.imageInUse(id));
-      }
-    }
   }
 }

@@ -49,7 +49,9 @@ export class PowerActions {
     const m = await this.host.monitor(dir).catch(() => null);
     if (!m) return;
     m.expectExit = true;
-    const until = Date.now() + timeoutSec * 1000;
+    // A paused guest cannot hear the power button: straight to quit.
+    const running = (await m.powerState().catch(() => null)) === PowerState.RUNNING;
+    const until = running ? Date.now() + timeoutSec * 1000 : 0;
     while (Date.now() < until) {
       await m.qmp.execute('system_powerdown').catch(() => {});
       const wait = retryIntervalSec > 0 ? Math.min(retryIntervalSec * 1000, until - Date.now()) : until - Date.now();

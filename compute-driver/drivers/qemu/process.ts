@@ -95,6 +95,17 @@ export async function killGuest(pid: number, dir: InstanceDir): Promise<void> {
   await waitExit(pid, dir, 10_000);
 }
 
+/** CPU time (user + system) the process has used, in ns; /proc counts clock ticks, 100 a second on Linux. */
+export async function cpuTimeNs(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000_000;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `qemu-system-x86_64 --version` → '7.2.22'. */
 export async function qemuVersion(qemu = QEMU_BINARY): Promise<string> {
   const { stdout } = await run(qemu, ['--version'], { timeout: 10_000 });
