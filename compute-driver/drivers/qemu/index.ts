@@ -7,7 +7,7 @@
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
  * finds. Power actions: power.ts.
  */
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../../lib/log.ts';
 import {
@@ -217,8 +217,17 @@ export class QemuDriver implements ComputeDriver, GuestHost {
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
     const dir = this.existing(instance);
-    const data = await readFile(dir.console).catch(() => Buffer.alloc(0));
-    return tailLines(data.subarray(Math.max(0, data.length - MAX_CONSOLE_BYTES)).toString('utf8'), tailLength);
+    const fh = await open(dir.console, 'r').catch(() => null);
+    if (!fh) return '';
+    try {
+      const { size } = await fh.stat();
+      const length = Math.min(size, MAX_CONSOLE_BYTES);
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, size - length);
+      return tailLines(buf.toString('utf8'), tailLength);
+    } finally {
+      await fh.close();
+    }
   }
 
   async getAvailableResources(): Promise<HostResources> {
