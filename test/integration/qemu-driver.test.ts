@@ -203,9 +203,22 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     const events: LifecycleEvent[] = [];
     driver2.onLifecycleEvent((e) => events.push(e));
 
+    // The guest powers off by itself (the power button pressed behind the driver's back): SHUTDOWN, and an event.
+    step('shutdown from inside');
+    const monitor = await driver2.monitor(driver2.dir(inst.uuid));
+    await monitor!.qmp.execute('system_powerdown');
+    await waitFor('a SHUTDOWN lifecycle event', async () => events.length > 0, 120_000);
+    assert.deepEqual(events, [{ uuid: inst.uuid, powerState: PowerState.SHUTDOWN }]);
+    assert.equal((await driver2.getInfo(inst)).powerState, PowerState.SHUTDOWN);
+    assert.ok(!alive(running));
+    await driver2.powerOn(inst);
+    await waitFor('the fifth boot (power on after the guest powered off)', async () => (await boots()) === 5);
+    events.length = 0;
+
     // QEMU killed under the driver: a lifecycle event, and the guest is crashed (not running).
     step('kill');
-    process.kill(running, 'SIGKILL');
+    const victim = pid();
+    process.kill(victim, 'SIGKILL');
     await waitFor('a lifecycle event', async () => events.length > 0, 30_000);
     assert.deepEqual(events[0], { uuid: inst.uuid, powerState: PowerState.CRASHED });
     assert.equal((await driver2.getInfo(inst)).powerState, PowerState.CRASHED);

@@ -1,7 +1,7 @@
 /**
  * The driver's hold on one running guest: its pid and QMP connection, and
  * what its events mean. QMP events become power states (STOP → PAUSED,
- * RESUME → RUNNING, SHUTDOWN → SHUTDOWN, GUEST_PANICKED → CRASHED). When the
+ * RESUME → RUNNING, GUEST_PANICKED → CRASHED). When the
  * connection closes the process is ending: if the driver asked for it
  * (expectExit) that is all; if the guest shut itself down (a SHUTDOWN event
  * came first) it is SHUTDOWN; otherwise QEMU died (killed, crashed) and the
@@ -31,10 +31,10 @@ export function powerStateOfStatus(status: string): PowerState {
   }
 }
 
+/** Events that change the power state while the process lives; SHUTDOWN is reported once QEMU has exited. */
 const eventStates: Record<string, PowerState> = {
   STOP: PowerState.PAUSED,
   RESUME: PowerState.RUNNING,
-  SHUTDOWN: PowerState.SHUTDOWN,
   GUEST_PANICKED: PowerState.CRASHED,
 };
 
