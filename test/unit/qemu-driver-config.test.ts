@@ -15,7 +15,7 @@ import { ImageUnacceptable, type ImageMeta, type Vif } from '../../compute-drive
 import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
 import { buildConfigDrive, networkData } from '../../compute-driver/drivers/qemu/config-drive.ts';
 import { InstanceDir } from '../../compute-driver/drivers/qemu/instance-dir.ts';
-import { cpuTopology, machineArgs, OVMF_CODE } from '../../compute-driver/drivers/qemu/machine.ts';
+import { cpuTopology, machineArgs, OVMF_CODE, withAccel } from '../../compute-driver/drivers/qemu/machine.ts';
 
 const tcg = { accel: 'tcg' as const, cpu: 'max', reason: 'test' };
 const dir = new InstanceDir('/srv/nubo/instances', '11111111-2222-4333-8444-555555555555');
@@ -65,6 +65,12 @@ describe('qemu machine arguments', () => {
     assert.ok(scsi.includes('scsi-hd,bus=scsi0.0,drive=disk0,id=disk0-dev,bootindex=1'));
     assert.throws(() => machineArgs(inst, imageWith({ hw_disk_bus: 'floppy' }), tcg, dir, disks), ImageUnacceptable);
     assert.throws(() => machineArgs(inst, imageWith({ hw_machine_type: 'virt' }), tcg, dir, disks), ImageUnacceptable);
+  });
+
+  test('a guest started again gets the accelerator the host runs now', () => {
+    const args = withAccel(machineArgs(sampleInstance(), imageWith({ hw_machine_type: 'q35' }), tcg, dir, disks), { accel: 'kvm', cpu: 'host', reason: '' });
+    assert.equal(args[args.indexOf('-machine') + 1], 'q35,accel=kvm');
+    assert.equal(args[args.indexOf('-cpu') + 1], 'host');
   });
 
   test('hw_rng:allowed adds a virtio RNG; hw_firmware_type uefi boots OVMF with the instance its own variables', () => {

@@ -34,7 +34,7 @@ import { buildConfigDrive } from './config-drive.ts';
 import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
-import { machineArgs } from './machine.ts';
+import { machineArgs, withAccel } from './machine.ts';
 import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
@@ -255,7 +255,8 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   /** Starts the guest from its launch record (resuming from `incoming` when given) and watches it. */
   async start(dir: InstanceDir, record: LaunchRecord, incoming?: string): Promise<GuestMonitor> {
     await dir.clearMarkers();
-    const pid = await launch(dir, record.argv, { qemu: this.qemu, incoming, paused: Boolean(incoming) });
+    const argv = incoming ? record.argv : withAccel(record.argv, this.accel);
+    const pid = await launch(dir, argv, { qemu: this.qemu, incoming, paused: Boolean(incoming) });
     try {
       return await this.attach(dir, pid);
     } catch (e) {

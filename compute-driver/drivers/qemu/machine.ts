@@ -127,5 +127,18 @@ export function machineArgs(instance: InstanceSpec, image: ImageMeta, accel: Acc
   return args;
 }
 
+/**
+ * `argv` with the accelerator and CPU model of `accel`: a guest started again
+ * (power on, hard reboot) gets what this host runs now, not what it had when
+ * it was created. (A resumed guest keeps its own: its saved state needs them.)
+ */
+export function withAccel(argv: string[], accel: Accel): string[] {
+  return argv.map((arg, i) => {
+    if (argv[i - 1] === '-machine') return arg.replace(/accel=[a-z]+/, `accel=${accel.accel}`);
+    if (argv[i - 1] === '-cpu') return accel.cpu;
+    return arg;
+  });
+}
+
 /** Whether the image asks for UEFI (its NVRAM must be copied into the instance directory). */
 export const wantsUefi = (image: ImageMeta) => prop(image, 'hw_firmware_type') === 'uefi';
