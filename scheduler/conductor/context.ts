@@ -27,7 +27,7 @@ export interface ConductorContext {
   /** Filters, weighers, randomness for host selection (the defaults unless given). */
   select?: SelectOptions;
   /** A token for the agent to download the instance's image with; none unless given. */
-  imageToken?: (row: InstanceRow) => Promise<string | undefined>;
+  imageToken?: (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>) => Promise<string | undefined>;
 }
 
 export const ago = (ctx: ConductorContext, ms: number) => new Date(ctx.now().getTime() - ms);

@@ -16,6 +16,7 @@ import type { Bus, Subscription } from '../../lib/bus/bus.ts';
 import type { Config } from '../../lib/config/index.ts';
 import type { Db } from '../../lib/db/index.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
+import type { TokenService } from '../../lib/tokens/claims.ts';
 import { createPlacement } from '../placement/service.ts';
 import { SCHEDULER_TOPIC, type SchedulerServer } from '../rpc.ts';
 import type { SelectOptions } from '../select.ts';
@@ -23,6 +24,7 @@ import { inventoryPolicy, schedulerOptions, type SchedulerOptions } from '../sta
 import { buildInstances } from './build.ts';
 import type { ConductorContext } from './context.ts';
 import { conductorHandlers } from './handlers.ts';
+import { instanceUserToken } from './image-token.ts';
 import { sweep, type SweepResult } from './sweep.ts';
 
 export type { ConductorContext } from './context.ts';
@@ -40,6 +42,11 @@ export interface ConductorOptions {
   sweepIntervalMs?: number;
   now?: () => Date;
   select?: SelectOptions;
+  /**
+   * Issues the tokens agents download images with (image-token.ts); without
+   * it messages carry no token and only a driver that needs none (fake) builds.
+   */
+  tokens?: TokenService;
 }
 
 export interface Conductor {
@@ -67,6 +74,7 @@ export function createConductor(opts: ConductorOptions): Conductor {
     buildTimeoutMs: opts.buildTimeoutMs ?? config['scheduler.build_timeout'] * 1000,
     now: opts.now ?? (() => new Date()),
     select: opts.select,
+    imageToken: opts.tokens ? instanceUserToken(db, opts.tokens, config['identity.token_expiration'], log) : undefined,
   };
   const sweepIntervalMs = opts.sweepIntervalMs ?? config['scheduler.sweep_interval'] * 1000;
   const subscriptions: Subscription[] = [];

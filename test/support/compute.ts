@@ -147,18 +147,7 @@ export async function startCompute(
   const db = identity.database.db;
   const { admin } = identity;
 
-  const userToken = async (projectId: string, roles = ['member', 'reader']): Promise<ProjectUser> => {
-    const userId = newId();
-    const { token } = await identity.tokens.issue({
-      user_id: userId,
-      user_domain_id: admin.domainId,
-      methods: ['password'],
-      scope: { type: 'project', project_id: projectId, domain_id: admin.domainId },
-      roles: roles.map((name) => ({ id: admin.roleIds[name], name })),
-      expires_at: new Date(Date.now() + 3600_000),
-    });
-    return { projectId, userId, token };
-  };
+  const userToken = (projectId: string, roles = ['member', 'reader']) => issueUserToken(identity, newId(), projectId, roles);
 
   return {
     identity,
@@ -187,6 +176,20 @@ export async function startCompute(
       await identity.close();
     },
   };
+}
+
+/** A token for `userId` on the project (of the admin's domain) with the roles named, for an hour. */
+export async function issueUserToken(identity: IdentityHarness, userId: string, projectId: string, roles: string[]): Promise<ProjectUser> {
+  const { admin } = identity;
+  const { token } = await identity.tokens.issue({
+    user_id: userId,
+    user_domain_id: admin.domainId,
+    methods: ['password'],
+    scope: { type: 'project', project_id: projectId, domain_id: admin.domainId },
+    roles: roles.map((name) => ({ id: admin.roleIds[name], name })),
+    expires_at: new Date(Date.now() + 3600_000),
+  });
+  return { projectId, userId, token };
 }
 
 /** An image row as the image API would have it (active and public unless said otherwise); returns its id. */
