@@ -284,7 +284,14 @@ export interface ComputeDriver {
    * it the agent powers off, destroys and spawns (Nova's _rebuild_default_impl).
    */
   rebuild?(instance: InstanceSpec, image: ImageMeta, networkInfo: NetworkInfo, blockDeviceInfo: BlockDeviceInfo, opts?: RebuildOptions): Promise<void>;
-  /** Later: uploads the guest's disk as an image, moving task_state through image_pending_upload → image_uploading. */
+  /**
+   * Uploads the guest's disk (qcow2) into the image of `target` (PUT of
+   * `target.url` with `target.token`, image-service.ts), calling
+   * updateTaskState('image_pending_upload') once the disk is captured and
+   * updateTaskState('image_uploading') before the upload. The guest is left
+   * in the power state it was in. Optional: without it the agent fails the
+   * snapshot with NotSupported (and deletes the image).
+   */
   snapshot?(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void>;
   /** The guest's serial console log; its last tailLength lines when given. */
   getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string>;

@@ -10,7 +10,8 @@
  *   Before casting, the API sets the instance's task_state as Nova's API does
  *   (reboot → rebooting / rebooting_hard, stop → powering-off, start →
  *   powering-on, pause → pausing, unpause → unpausing, suspend → suspending,
- *   resume → resuming, rebuild → rebuilding, delete → deleting) and records
+ *   resume → resuming, rebuild → rebuilding, delete → deleting, createImage →
+ *   image_snapshot) and records
  *   the instance action under the request id. Only get_console_output is a
  *   call. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
@@ -38,6 +39,7 @@ import type {
   InstanceSpec,
   NetworkInfo,
   RebootType,
+  SnapshotTarget,
 } from './driver.ts';
 import type { PowerState, TaskState, VmState } from './states.ts';
 
@@ -55,6 +57,7 @@ export type {
   InstanceSpec,
   NetworkInfo,
   RebootType,
+  SnapshotTarget,
   Subnet,
   Vif,
 } from './driver.ts';
@@ -220,6 +223,19 @@ export interface GetConsoleOutput {
   tail_length?: number | null;
 }
 
+/**
+ * cast snapshot_instance — task_state image_snapshot (createImage). The API
+ * created the image (queued, its formats set); the agent uploads the guest's
+ * disk into it: image_snapshot_pending → image_pending_upload →
+ * image_uploading (the driver moves these) → task_state null, vm_state
+ * unchanged, and the image is active. On failure the agent deletes the image
+ * (Nova's delete_image_on_error), records a fault and sets task_state null;
+ * a driver without snapshot fails with NotSupported the same way.
+ */
+export interface SnapshotInstance extends InstanceAction {
+  image: SnapshotTarget;
+}
+
 export interface ComputeCasts {
   build_and_run_instance: BuildAndRunInstance;
   reboot_instance: RebootInstance;
@@ -231,6 +247,7 @@ export interface ComputeCasts {
   resume_instance: ResumeInstance;
   rebuild_instance: RebuildInstance;
   terminate_instance: TerminateInstance;
+  snapshot_instance: SnapshotInstance;
 }
 
 export interface ComputeCalls {
@@ -328,7 +345,22 @@ export interface InstanceUpdateResult {
 }
 
 /** Nova's instance action names (instance_actions.action). */
-export type InstanceActionName = 'create' | 'delete' | 'reboot' | 'stop' | 'start' | 'pause' | 'unpause' | 'suspend' | 'resume' | 'rebuild';
+export type InstanceActionName =
+  | 'create'
+  | 'delete'
+  | 'reboot'
+  | 'stop'
+  | 'start'
+  | 'pause'
+  | 'unpause'
+  | 'suspend'
+  | 'resume'
+  | 'rebuild'
+  | 'createImage'
+  | 'resize'
+  | 'migrate'
+  | 'confirmResize'
+  | 'revertResize';
 
 /**
  * cast instance_action_event — an event of an instance action

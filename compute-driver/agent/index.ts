@@ -32,6 +32,7 @@ import {
 } from './flows.ts';
 import { AgentStopping, createReporter, now } from './reporter.ts';
 import { KeyedSerializer } from './serializer.ts';
+import { snapshotInstance } from './snapshot.ts';
 import { initInstance, syncInstance } from './sync.ts';
 
 export interface ComputeAgentOptions {
@@ -154,6 +155,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
     resume_instance: accept('resume_instance', resumeInstance),
     rebuild_instance: accept('rebuild_instance', rebuildInstance),
     terminate_instance: accept('terminate_instance', terminateInstance),
+    snapshot_instance: accept('snapshot_instance', snapshotInstance),
     get_console_output: async ({ instance, tail_length }) => tailLines(await driver.getConsoleOutput(instance, tail_length), tail_length),
   };
 

@@ -28,6 +28,8 @@ export interface Cloud extends ComputeHarness {
   /** Provider uuid → resources held by `consumer`. */
   allocations(consumer: string): Promise<Record<string, Record<string, number>>>;
   nodeUuid(host: string): Promise<string>;
+  /** The events of the instance's `action`, once each has a result (agents cast them after their last state update). */
+  events(uuid: string, action: string): Promise<{ event: string; result: string | null }[]>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,6 +108,17 @@ export async function startCloud(opts: { overrides?: Record<string, unknown> } =
       return out;
     },
     nodeUuid,
+    async events(uuid, action) {
+      for (let i = 0; ; i++) {
+        const rows = await db('instance_action_events as e')
+          .join('instance_actions as a', 'a.id', 'e.action_id')
+          .where({ 'a.instance_uuid': uuid, 'a.action': action })
+          .orderBy('e.id')
+          .select('e.event', 'e.result');
+        if ((rows.length && rows.every((r: { result: string | null }) => r.result)) || i > 300) return rows;
+        await sleep(10);
+      }
+    },
     async close() {
       for (const { agent } of agents.values()) await agent.stop();
       await conductor.stop();

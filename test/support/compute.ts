@@ -49,7 +49,7 @@ export interface BusRecorder {
 
 const COMPUTE_CASTS: (keyof ComputeCasts)[] = [
   'build_and_run_instance', 'reboot_instance', 'stop_instance', 'start_instance', 'pause_instance', 'unpause_instance', 'suspend_instance',
-  'resume_instance', 'rebuild_instance', 'terminate_instance',
+  'resume_instance', 'rebuild_instance', 'terminate_instance', 'snapshot_instance',
 ];
 const SCHEDULER_CASTS: (keyof SchedulerCasts)[] = ['build_instances'];
 

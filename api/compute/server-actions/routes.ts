@@ -18,7 +18,7 @@ import {
   TASK_ACTIONS,
   unlockServer,
 } from './service.ts';
-import { createServerImage, imageLocation } from './snapshot.ts';
+import { createServerImage, imageLocation, imageServiceUrl } from './snapshot.ts';
 
 type IdParams = { server_id: string };
 
@@ -93,10 +93,10 @@ export function registerServerActionRoutes(app: FastifyInstance, ctx: ComputeCon
     },
     createImage: async (a) => {
       validate('ServerCreateImageRequest')(a);
-      const image = await createServerImage(ctx, a.caller, await a.server(), a.body.createImage, a.request.microversion, a.request.id);
+      const imageBase = await imageServiceUrl(ctx, `${a.request.protocol}://${a.request.hostname}:${ctx.config['image.port']}`);
+      const image = await createServerImage(ctx, a.caller, await a.server(), a.body.createImage, a.request.microversion, a.request.id, imageBase);
       if (a.request.microversion.atLeast('2.45')) return a.reply.code(202).send({ image_id: image.id });
-      const fallback = `${a.request.protocol}://${a.request.hostname}:${ctx.config['image.port']}`;
-      a.reply.header('location', await imageLocation(ctx, fallback, image.id));
+      a.reply.header('location', imageLocation(imageBase, image.id));
       return a.reply.code(202).send();
     },
     resize: async (a) => {

@@ -12,7 +12,12 @@
  * - The instance metadata `fake_fail` names operations that fail for that
  *   instance, comma-separated: spawn (a failure another host might not have),
  *   spawn_abort (one it would have too: no reschedule), reboot, power_off,
- *   power_on, pause, unpause, suspend, resume, destroy, console.
+ *   power_on, pause, unpause, suspend, resume, destroy, console, snapshot,
+ *   migrate (migrateDiskAndPowerOff), finish_migration, confirm_migration,
+ *   finish_revert_migration.
+ *
+ * A snapshot uploads a small fake disk: a qcow2 header saying the guest's
+ * disk size, then the guest's name.
  *
  * Test hooks change a guest as if from inside: setPowerState (shut down,
  * crash…), vanish (the guest is gone), addGuest (a guest nobody asked for).
@@ -36,8 +41,10 @@ import {
   type LifecycleEvent,
   type NetworkInfo,
   type RebootType,
+  type SnapshotTarget,
   type SpawnOptions,
 } from '../../driver.ts';
+import { uploadImageData } from '../../image-service.ts';
 import { PowerState } from '../../states.ts';
 
 export interface FakeDriverOptions {
@@ -80,6 +87,16 @@ const failuresOf = (metadata: Record<string, string> | undefined) =>
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/** A guest's disk as the fake driver snapshots it: a qcow2 header (magic, version 3, the virtual size) and the guest's name. */
+export function fakeDisk(g: { ref: InstanceRef; diskGb: number }): Buffer {
+  const disk = Buffer.alloc(512);
+  disk.writeUInt32BE(0x514649fb, 0);
+  disk.writeUInt32BE(3, 4);
+  disk.writeBigUInt64BE(BigInt(g.diskGb) * 1024n ** 3n, 24);
+  disk.write(g.ref.name, 64, 'utf8');
+  return disk;
+}
 
 export class FakeDriver implements ComputeDriver {
   readonly type = 'fake';
@@ -191,6 +208,15 @@ export class FakeDriver implements ComputeDriver {
 
   async resume(instance: InstanceRef): Promise<void> {
     await this.transition(instance, 'resume', [PowerState.SUSPENDED], PowerState.RUNNING);
+  }
+
+  async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
+    const g = this.guest(instance);
+    await this.act(g, 'snapshot');
+    await updateTaskState('image_pending_upload');
+    await updateTaskState('image_uploading');
+    await uploadImageData(target, fakeDisk(g));
+    g.console.push(`[fake] snapshot uploaded to image ${target.image_id}`);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
