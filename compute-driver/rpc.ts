@@ -12,8 +12,8 @@
  *   powering-on, pause → pausing, unpause → unpausing, suspend → suspending,
  *   resume → resuming, rebuild → rebuilding, delete → deleting, createImage →
  *   image_snapshot) and records
- *   the instance action under the request id. Only get_console_output is a
- *   call. Whatever the action, the agent casts instance_action_event
+ *   the instance action under the request id. Only get_console_output and
+ *   get_host_uptime are calls. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
  *   records a fault and sets task_state back to null (Nova's
  *   reverts_task_state), unless a conditional update was refused (the task
@@ -37,6 +37,8 @@ import type {
   ImageMeta,
   InstanceRef,
   InstanceSpec,
+  MigrationInfo,
+  MigrationStatus,
   NetworkInfo,
   RebootType,
   SnapshotTarget,
@@ -55,6 +57,8 @@ export type {
   ImageMeta,
   InstanceRef,
   InstanceSpec,
+  MigrationInfo,
+  MigrationStatus,
   NetworkInfo,
   RebootType,
   SnapshotTarget,
@@ -236,6 +240,102 @@ export interface SnapshotInstance extends InstanceAction {
   image: SnapshotTarget;
 }
 
+/** An instance as a move's message carries it: the spec (with the flavor it is to have on that host) and its states. */
+export type MovingInstance = InstanceSpec & Pick<InstanceTarget, 'vm_state' | 'task_state'>;
+
+/**
+ * Resize and cold migration (Nova's prep_resize/resize_instance/finish_resize
+ * and confirm/revert), between the conductor, the source host and the
+ * destination host (which may be the same). Every message carries the
+ * migration; each instance_update of these flows names it (InstanceUpdate
+ * .migration), which lets the conductor accept it from either host of the
+ * move, set the migration's status in the same transaction, switch the
+ * instance's flavor (new at `finished`, old at `reverted`) and move the
+ * placement allocations (see scheduler/conductor/resize.ts).
+ *
+ * cast resize_instance — to the SOURCE, from the conductor once it has
+ * claimed the new flavor on the destination (task_state resize_prep,
+ * migration pre-migrating). The agent sets resize_migrating (migration
+ * migrating), runs driver.migrateDiskAndPowerOff, then sets resize_migrated
+ * with host/node = the destination (migration post-migrating) and casts
+ * finish_resize to the destination. A failure before the guest moved puts the
+ * instance back (vm_state as it was, task_state null, a fault) and the
+ * migration in error; NotSupported likewise.
+ */
+export interface ResizeInstance extends InstanceAction {
+  /** With the OLD flavor: the guest as it runs on the source. */
+  instance: MovingInstance;
+  migration: MigrationInfo;
+  image: ImageMeta;
+  network_info: NetworkInfo;
+  block_device_info: BlockDeviceInfo;
+  /** The disks the new flavor has (for finish_resize). */
+  new_block_device_info: BlockDeviceInfo;
+  clean_shutdown: boolean;
+}
+
+/**
+ * cast finish_resize — to the DESTINATION, from the source agent. The agent
+ * sets resize_finish (expected resize_migrated), runs driver.finishMigration
+ * (the guest started unless it was stopped), then vm_state resized,
+ * task_state null (migration finished: the conductor switches the flavor).
+ * Failure: vm_state error, migration error.
+ */
+export interface FinishResize extends InstanceAction {
+  /** With the NEW flavor. */
+  instance: MovingInstance;
+  migration: MigrationInfo;
+  image: ImageMeta;
+  /** What migrateDiskAndPowerOff returned on the source. */
+  disk_info: string;
+  network_info: NetworkInfo;
+  block_device_info: BlockDeviceInfo;
+}
+
+/**
+ * cast confirm_resize — to the SOURCE, from the API (vm_state resized,
+ * migration confirming). driver.confirmMigration removes what the source
+ * kept for a revert; then vm_state active (stopped when the guest is off),
+ * task_state null, migration confirmed: the conductor frees the source's
+ * allocation. Failure: vm_state error, migration error.
+ */
+export interface ConfirmResize extends InstanceAction {
+  migration: MigrationInfo;
+  network_info?: NetworkInfo;
+}
+
+/**
+ * cast revert_resize — to the DESTINATION, from the API (task_state
+ * resize_reverting, migration reverting). The agent destroys the guest there
+ * (disks too, unless the destination is the source), hands the instance back
+ * (host/node = the source) and casts finish_revert_resize to the source.
+ */
+export interface RevertResize extends InstanceAction {
+  /** With the NEW flavor (the one it has now). */
+  instance: MovingInstance;
+  migration: MigrationInfo;
+  network_info: NetworkInfo;
+  block_device_info: BlockDeviceInfo;
+  /** The old flavor's disks (for finish_revert_resize). */
+  old_block_device_info: BlockDeviceInfo;
+}
+
+/**
+ * cast finish_revert_resize — to the SOURCE, from the destination agent.
+ * driver.finishRevertMigration brings the old guest back (started unless it
+ * was stopped); vm_state active or stopped, task_state null, migration
+ * reverted: the conductor restores the old flavor and gives the source's
+ * allocation back to the instance. Failure: vm_state error, migration error.
+ */
+export interface FinishRevertResize extends InstanceAction {
+  /** With the OLD flavor. */
+  instance: MovingInstance;
+  migration: MigrationInfo;
+  network_info: NetworkInfo;
+  /** The old flavor's disks. */
+  block_device_info: BlockDeviceInfo;
+}
+
 export interface ComputeCasts {
   build_and_run_instance: BuildAndRunInstance;
   reboot_instance: RebootInstance;
@@ -248,10 +348,24 @@ export interface ComputeCasts {
   rebuild_instance: RebuildInstance;
   terminate_instance: TerminateInstance;
   snapshot_instance: SnapshotInstance;
+  resize_instance: ResizeInstance;
+  finish_resize: FinishResize;
+  confirm_resize: ConfirmResize;
+  revert_resize: RevertResize;
+  finish_revert_resize: FinishRevertResize;
 }
+
+/**
+ * call get_host_uptime → the host's uptime as `uptime` prints it
+ * (" 08:32:11 up 3 days,  2:04,  1 user,  load average: 0.00, 0.01, 0.05").
+ * Throws (BusRemoteError, remoteName NotSupported) when the driver cannot tell.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface GetHostUptime {}
 
 export interface ComputeCalls {
   get_console_output: { args: GetConsoleOutput; result: string };
+  get_host_uptime: { args: GetHostUptime; result: string };
 }
 
 // ─── conductor: what the agent reports ────────────────────────────────────
@@ -333,6 +447,12 @@ export interface InstanceUpdate {
   launched_at?: string;
   terminated_at?: string;
   fault?: Fault;
+  /**
+   * The move this update is a step of: the conductor accepts the update from
+   * the move's source or destination host (whichever the instance's host
+   * is), and sets the migration's status in the same transaction.
+   */
+  migration?: { uuid: string; status: MigrationStatus };
 }
 
 export type InstanceUpdateRefusal = 'not_found' | 'not_owner' | 'deleting' | 'unexpected_task_state' | 'unexpected_vm_state';

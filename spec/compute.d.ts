@@ -571,7 +571,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The compute nodes in detail: type, version, host IP, service, and before 2.88 the resource figures (used = the host's reserved amount + what instances hold) and cpu_info (text before 2.28); uptime (null) from 2.88. Same query as the list */
+        /** The compute nodes in detail: type, version, host IP, service, and before 2.88 the resource figures (used = the host's reserved amount + what instances hold) and cpu_info (text before 2.28); uptime (as the host's agent tells it, else null) from 2.88. Same query as the list */
         get: {
             parameters: {
                 query?: {
@@ -698,7 +698,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A node's uptime (before 2.88). 400 when its compute service is down; 501 otherwise, as the compute agents do not report the host's uptime */
+        /** A node's uptime as its host's agent tells it (before 2.88). 400 when its compute service is down or does not answer; 501 when its driver cannot tell */
         get: {
             parameters: {
                 query?: never;

@@ -22,6 +22,10 @@ export interface ConductorContext {
   owner: string;
   /** scheduler.build_timeout in ms: how long a lease, or a build nobody moves on, lasts before the sweep takes it over. */
   buildTimeoutMs: number;
+  /** compute.allow_resize_to_same_host: a resize may pick the instance's own host. */
+  allowResizeToSameHost: boolean;
+  /** scheduler.move_timeout in ms: how long a resize or migration may sit in one step before the sweep ends it. */
+  moveTimeoutMs: number;
   /** Now (the tests move it). */
   now(): Date;
   /** Filters, weighers, randomness for host selection (the defaults unless given). */

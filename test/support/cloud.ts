@@ -93,7 +93,7 @@ export async function startCloud(opts: { overrides?: Record<string, unknown> } =
       const deadline = Date.now() + ms;
       for (;;) {
         const row = await db('instances').where({ uuid }).first();
-        if (predicate(row)) return row;
+        if (await predicate(row)) return row;
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: vm_state ${row?.vm_state}, task_state ${row?.task_state}`);
         await sleep(10);
       }

@@ -125,7 +125,8 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       personality: false,
       change_password: false,
       console_output: false,
-      resize: false,
+      // resize and confirm/revert run on the all-in-one's one host (compute.allow_resize_to_same_host).
+      resize: true,
       pause: false,
       shelve: false,
       suspend: false,
@@ -138,7 +139,7 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       rescue: false,
       enable_instance_password: false,
       interface_attach: false,
-      snapshot: false,
+      snapshot: true,
       attach_encrypted_volume: false,
       config_drive: false,
       disk_config: false,

@@ -12,12 +12,12 @@ import {
   lockServer,
   rebootAction,
   resetState,
-  resizeChecks,
   restoreServer,
   runTaskAction,
   TASK_ACTIONS,
   unlockServer,
 } from './service.ts';
+import { confirmResize, moveServer, revertResize } from './resize.ts';
 import { createServerImage, imageLocation, imageServiceUrl } from './snapshot.ts';
 
 type IdParams = { server_id: string };
@@ -99,16 +99,24 @@ export function registerServerActionRoutes(app: FastifyInstance, ctx: ComputeCon
       a.reply.header('location', imageLocation(imageBase, image.id));
       return a.reply.code(202).send();
     },
-    resize: async (a) => {
+    resize: accepted(async (a) => {
       validate('ServerResizeRequest')(a);
-      resizeChecks(ctx, a.caller, await a.server(), 'resize');
-      throw badRequest('Resizing a server is not supported yet.');
-    },
+      const { flavorRef, 'OS-DCF:diskConfig': diskConfig } = a.body.resize;
+      await moveServer(ctx, a.caller, await a.server(), String(flavorRef), diskConfig, a.request.id);
+    }),
+    migrate: accepted(async (a) => {
+      const body = a.body.migrate;
+      if (body !== null && (typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'host'))) {
+        throw badRequest("Invalid input for field/attribute migrate. Value: must be null or an object with 'host'");
+      }
+      if (body?.host) throw badRequest('Migrating to a requested host is not supported.');
+      await moveServer(ctx, a.caller, await a.server(), null, undefined, a.request.id);
+    }),
     confirmResize: async (a) => {
-      resizeChecks(ctx, a.caller, await a.server(), 'confirmResize');
+      await confirmResize(ctx, a.caller, await a.server(), a.request.id);
       return a.reply.code(204).send();
     },
-    revertResize: accepted(async (a) => resizeChecks(ctx, a.caller, await a.server(), 'revertResize')),
+    revertResize: accepted(async (a) => revertResize(ctx, a.caller, await a.server(), a.request.id)),
     forceDelete: accepted(async (a) => deleteServer(ctx, a.caller, await a.server(), 'os_compute_api:os-deferred-delete:force', a.request.id)),
     restore: accepted(async (a) => restoreServer(ctx, a.caller, await a.server())),
   };
