@@ -5,6 +5,7 @@ import { registerFlavorRoutes } from './flavors/routes.ts';
 import { registerHypervisorRoutes } from './hypervisors/routes.ts';
 import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
+import { registerMigrationRoutes } from './migrations/routes.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
 import { registerInstanceActionRoutes } from './instance-actions/routes.ts';
@@ -33,6 +34,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerAvailabilityZoneRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
       registerServerRoutes(v21, ctx);
+      registerMigrationRoutes(v21, ctx);
       registerServerActionRoutes(v21, ctx);
       registerServerMetadataRoutes(v21, ctx);
       registerServerTagRoutes(v21, ctx);

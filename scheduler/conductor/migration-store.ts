@@ -93,6 +93,8 @@ export interface MigrationFilter {
   status?: string;
   migrationType?: string;
   host?: string;
+  /** Only those older than this id (the page after a marker). */
+  beforeId?: number;
   limit?: number;
 }
 
@@ -104,6 +106,7 @@ export async function listMigrations(conn: Conn, f: MigrationFilter): Promise<Mi
   if (f.status) q.where('status', f.status);
   if (f.migrationType) q.where('migration_type', f.migrationType);
   if (f.host) q.where((b) => b.where({ source_compute: f.host }).orWhere({ dest_compute: f.host }));
-  if (f.limit) q.limit(f.limit);
+  if (f.beforeId !== undefined) q.where('id', '<', f.beforeId);
+  if (f.limit !== undefined) q.limit(f.limit);
   return q;
 }

@@ -6,6 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addImage, placeServer, startCompute, type ComputeHarness, type ProjectUser } from '../support/compute.ts';
 import { addComputeHost } from '../support/compute-rows.ts';
+import { createBodyValidator, loadSpec } from '../../api/http/validation.ts';
+
+const conforms = createBodyValidator(loadSpec('compute'));
 
 describe('Nova resize actions', () => {
   let h: ComputeHarness;
@@ -147,5 +150,40 @@ describe('Nova resize actions', () => {
     assert.equal(m.migration_type, 'migration');
     assert.equal(m.new_flavor.flavorid, '1');
     assert.equal((await row(id)).task_state, 'resize_prep');
+  });
+
+  test('os-migrations: admins see the moves, newest first, with Nova\'s fields per microversion; servers/{id}/migrations is empty (no live migrations)', async () => {
+    const id = await server();
+    assert.equal((await act(id, { resize: { flavorRef: '2' } })).status, 202);
+    const m = await migration(id);
+    assert.equal((await h.call('GET', '/v2.1/os-migrations', { token: alice.token })).status, 403);
+    const old = await h.call('GET', `/v2.1/os-migrations?instance_uuid=${id}`);
+    assert.equal(old.status, 200);
+    conforms('MigrationList', old.body);
+    assert.equal(old.body.migrations.length, 1);
+    const [shown] = old.body.migrations;
+    assert.equal(shown.id, Number(m.id));
+    assert.equal(shown.status, 'pre-migrating');
+    assert.equal(shown.source_compute, 'node-1');
+    assert.equal(typeof shown.old_instance_type_id, 'number');
+    assert.notEqual(shown.old_instance_type_id, shown.new_instance_type_id);
+    assert.equal(shown.uuid, undefined);
+    assert.equal(shown.migration_type, undefined);
+    const v280 = (await h.call('GET', `/v2.1/os-migrations?instance_uuid=${id}`, { version: '2.80' })).body.migrations[0];
+    assert.equal(v280.uuid, m.uuid);
+    assert.equal(v280.migration_type, 'resize');
+    assert.equal(v280.project_id, alice.projectId);
+    assert.deepEqual((await h.call('GET', '/v2.1/os-migrations?status=nope')).body.migrations, []);
+    const paged = await h.call('GET', '/v2.1/os-migrations?limit=1', { version: '2.59' });
+    conforms('MigrationList', paged.body);
+    assert.equal(paged.body.migrations.length, 1);
+    assert.match(paged.body.migrations_links[0].href, /marker=/);
+    const next = await h.call('GET', `/v2.1/os-migrations?limit=1&marker=${paged.body.migrations[0].uuid}`, { version: '2.59' });
+    assert.notEqual(next.body.migrations[0].uuid, paged.body.migrations[0].uuid);
+    assert.equal((await h.call('GET', '/v2.1/os-migrations?marker=nope', { version: '2.59' })).status, 400);
+    const live = await h.call('GET', `/v2.1/servers/${id}/migrations`, { version: '2.23' });
+    assert.equal(live.status, 200);
+    assert.deepEqual(live.body, { migrations: [] });
+    assert.equal((await h.call('GET', `/v2.1/servers/${id}/migrations`)).status, 404);
   });
 });
