@@ -11,7 +11,7 @@ import { NotSupported } from '../driver.ts';
 import type { ConfirmResize, FinishResize, FinishRevertResize, InstanceActionName, MigrationInfo, MigrationStatus, ResizeInstance, RevertResize } from '../rpc.ts';
 import { TaskState, VmState } from '../states.ts';
 import { instanceAction, powerStateOf, ReportedFailure, type FlowContext } from './flows.ts';
-import { faultFrom, type UpdateFields } from './reporter.ts';
+import { AgentStopping, Preempted, faultFrom, type UpdateFields } from './reporter.ts';
 
 const actionOf = (m: MigrationInfo): InstanceActionName => (m.migration_type === 'migration' ? 'migrate' : 'resize');
 /** Where a move that ended leaves the instance: stopped if it was, else active. */
@@ -23,7 +23,12 @@ interface MoveStep {
   migration: MigrationInfo;
 }
 
-/** Runs one step of a move as an instance action event; a failure sets `onError` (with the fault) and the migration to error. */
+/**
+ * Runs one step of a move as an instance action event; a failure sets
+ * `onError` (with the fault) and the migration to error. A refused update
+ * (the task was preempted: deleted, reset, ended by the sweep) changes
+ * nothing more; the conductor settles the migration.
+ */
 function moveStep(ctx: FlowContext, msg: MoveStep, event: string, action: InstanceActionName, body: (save: (f: UpdateFields, status?: MigrationStatus) => Promise<void>) => Promise<void>, onError: (m: MigrationInfo) => UpdateFields) {
   const { instance, request_id, migration } = msg;
   const save = (fields: UpdateFields, status?: MigrationStatus) =>
@@ -32,7 +37,7 @@ function moveStep(ctx: FlowContext, msg: MoveStep, event: string, action: Instan
     try {
       await body(save);
     } catch (e) {
-      if (e instanceof ReportedFailure) throw e;
+      if (e instanceof ReportedFailure || e instanceof Preempted || e instanceof AgentStopping) throw e;
       ctx.log.warn({ err: e, uuid: instance.uuid, migration: migration.uuid, event }, 'move step failed');
       await save({ ...onError(migration), task_state: null, fault: faultFrom(e, ctx.host) }, 'error').catch(() => undefined);
       throw new ReportedFailure(e);

@@ -150,6 +150,21 @@ describe('resize, confirmResize and revertResize end to end', () => {
     assert.equal((await cloud.agents.get('node-1')!.driver.getInfo({ uuid: id, name: '' })).powerState, 1);
   });
 
+  test('deleting a server waiting in VERIFY_RESIZE frees both claims and has the source drop what it kept', async () => {
+    cloud.conductor.context.allowResizeToSameHost = false;
+    const id = await server('node-1');
+    onlyHost(null);
+    assert.equal((await act(id, { resize: { flavorRef: '2' } })).status, 202);
+    await resized(id);
+    const m = await migration(id);
+    assert.equal((await cloud.call('DELETE', `/v2.1/servers/${id}`, { token: alice.token })).status, 204);
+    await cloud.rowWhen(id, (x) => x.vm_state === 'deleted', 'the server deleted');
+    await cloud.rowWhen(id, () => !cloud.agents.get('node-1')!.driver.keptAside(id), 'the source to drop the kept guest');
+    assert.deepEqual(await cloud.allocations(id), {});
+    assert.deepEqual(await cloud.allocations(m.uuid), {});
+    assert.equal((await migration(id)).status, 'error');
+  });
+
   test('a driver without resize: NotSupported, the server back as it was with a fault, the claims back', async () => {
     cloud.conductor.context.allowResizeToSameHost = false;
     const id = await server('node-1');
