@@ -11,7 +11,8 @@
  *   (reboot → rebooting / rebooting_hard, stop → powering-off, start →
  *   powering-on, pause → pausing, unpause → unpausing, suspend → suspending,
  *   resume → resuming, rebuild → rebuilding, delete → deleting, createImage →
- *   image_snapshot) and records
+ *   image_snapshot, resize/migrate → resize_prep (cast by the conductor once
+ *   it has a destination), revertResize → resize_reverting) and records
  *   the instance action under the request id. Only get_console_output and
  *   get_host_uptime are calls. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
@@ -417,7 +418,7 @@ export interface ServiceUpdate {
  * (Nova's instance.save()). The conductor, in one transaction:
  * 1. refuses with `not_found` when the instance does not exist or is deleted
  *    (vm_state deleted), and with `not_owner` when its host is set and is not
- *    from_host;
+ *    from_host (nor, for an update naming a migration, a host of that move);
  * 2. answers applied: true without changing anything when the same from_host
  *    already had an update with this seq or a later one applied (a retried
  *    call whose reply was lost);

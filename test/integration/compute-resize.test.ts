@@ -48,6 +48,15 @@ describe('resize, confirmResize and revertResize end to end', () => {
   const migration = (id: string) => db()('migrations').where({ instance_uuid: id }).orderBy('id', 'desc').first();
   const status = async (id: string) => (await cloud.call('GET', `/v2.1/servers/${id}`, { token: alice.token })).body.server;
   const resized = (id: string) => cloud.rowWhen(id, (x) => x.vm_state === 'resized' && x.task_state === null, 'VERIFY_RESIZE');
+  /** A server resized from node-1 to node-2, waiting in VERIFY_RESIZE, and its migration. */
+  const resizedAway = async () => {
+    cloud.conductor.context.allowResizeToSameHost = false;
+    const id = await server('node-1');
+    onlyHost(null);
+    assert.equal((await act(id, { resize: { flavorRef: '2' } })).status, 202);
+    await resized(id);
+    return { id, m: await migration(id) };
+  };
   const settled = (id: string, vm = 'active') => cloud.rowWhen(id, (x) => x.vm_state === vm && x.task_state === null, vm);
 
   test('to another host, then confirm: allocations move to the migration, then the source is freed', async () => {
@@ -92,12 +101,7 @@ describe('resize, confirmResize and revertResize end to end', () => {
   });
 
   test('to another host, then revert: the old flavor and the source allocation come back', async () => {
-    cloud.conductor.context.allowResizeToSameHost = false;
-    const id = await server('node-1');
-    onlyHost(null);
-    assert.equal((await act(id, { resize: { flavorRef: '2' } })).status, 202);
-    await resized(id);
-    const m = await migration(id);
+    const { id, m } = await resizedAway();
     assert.equal((await act(id, { revertResize: null })).status, 202);
     const row = await settled(id);
     assert.equal(row.host, 'node-1');
@@ -151,12 +155,7 @@ describe('resize, confirmResize and revertResize end to end', () => {
   });
 
   test('deleting a server waiting in VERIFY_RESIZE frees both claims and has the source drop what it kept', async () => {
-    cloud.conductor.context.allowResizeToSameHost = false;
-    const id = await server('node-1');
-    onlyHost(null);
-    assert.equal((await act(id, { resize: { flavorRef: '2' } })).status, 202);
-    await resized(id);
-    const m = await migration(id);
+    const { id, m } = await resizedAway();
     assert.equal((await cloud.call('DELETE', `/v2.1/servers/${id}`, { token: alice.token })).status, 204);
     await cloud.rowWhen(id, (x) => x.vm_state === 'deleted', 'the server deleted');
     await cloud.rowWhen(id, () => !cloud.agents.get('node-1')!.driver.keptAside(id), 'the source to drop the kept guest');
@@ -199,6 +198,15 @@ describe('resize, confirmResize and revertResize end to end', () => {
     assert.match(row.fault.message, /No valid host was found/);
     assert.deepEqual(await cloud.allocations(m.uuid), {});
     assert.deepEqual(await cloud.allocations(id), { [await cloud.nodeUuid('node-1')]: OLD });
+  });
+
+  test('claimMove is all or nothing: a destination without room leaves the instance its claim and the migration none', async () => {
+    const id = await server('node-1');
+    const [n1, n2] = [await cloud.nodeUuid('node-1'), await cloud.nodeUuid('node-2')];
+    const mig = crypto.randomUUID();
+    await assert.rejects(cloud.conductor.context.placement.claimMove(id, mig, n2, { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1024 }), /Unable to allocate inventory/);
+    assert.deepEqual(await cloud.allocations(id), { [n1]: OLD });
+    assert.deepEqual(await cloud.allocations(mig), {});
   });
 
   test('the sweep ends a resize whose conductor died after claiming: the server back, the claims not doubled', async () => {
