@@ -325,8 +325,10 @@ export interface ComputeDriver {
    * On the SOURCE: powers the guest off (asking it for up to timeoutSec
    * first) and makes its disks available to `migration.dest_compute` (copied
    * there, or left where they are when the destination is this host),
-   * keeping the source's disks aside (renamed, not deleted) for a revert.
-   * Leaves no running guest on the source. Refuses (InstanceFaultRollback-
+   * keeping the source's disks aside (renamed, not deleted) for a revert:
+   * destroy of the instance (the destination's guest on a revert, even on
+   * this same host) must leave them, only confirmMigration or
+   * finishRevertMigration use them up. Leaves no running guest on the source. Refuses (InstanceFaultRollback-
    * style: a DriverError with reschedule false, nothing changed, guest
    * untouched) a root disk smaller than the current one. Returns what
    * finishMigration needs to find the disks (opaque to the agent).

@@ -308,7 +308,8 @@ export interface ConfirmResize extends InstanceAction {
 /**
  * cast revert_resize — to the DESTINATION, from the API (task_state
  * resize_reverting, migration reverting). The agent destroys the guest there
- * (disks too, unless the destination is the source), hands the instance back
+ * with its disks (driver.destroy; what the source kept aside for the revert
+ * is not the guest's, even on the same host), hands the instance back
  * (host/node = the source) and casts finish_revert_resize to the source.
  */
 export interface RevertResize extends InstanceAction {
@@ -535,6 +536,8 @@ export interface InstanceOnHost extends InstanceTarget {
   power_state: PowerState;
   host: string | null;
   node: string | null;
+  /** The move under way, for an instance in a resize task state (what an agent that restarted needs to end it). */
+  migration?: MigrationInfo;
 }
 
 /**

@@ -7,8 +7,18 @@
  * source hands the instance to the destination (host/node) when its disks
  * have moved, the destination hands it back on a revert.
  */
-import { NotSupported } from '../driver.ts';
-import type { ConfirmResize, FinishResize, FinishRevertResize, InstanceActionName, MigrationInfo, MigrationStatus, ResizeInstance, RevertResize } from '../rpc.ts';
+import { DriverError, NotSupported } from '../driver.ts';
+import type {
+  ConfirmResize,
+  FinishResize,
+  FinishRevertResize,
+  InstanceActionName,
+  InstanceOnHost,
+  MigrationInfo,
+  MigrationStatus,
+  ResizeInstance,
+  RevertResize,
+} from '../rpc.ts';
 import { TaskState, VmState } from '../states.ts';
 import { instanceAction, powerStateOf, ReportedFailure, type FlowContext } from './flows.ts';
 import { AgentStopping, Preempted, faultFrom, type UpdateFields } from './reporter.ts';
@@ -131,4 +141,29 @@ export function finishRevertResize(ctx: FlowContext, msg: FinishRevertResize): P
       'reverted',
     );
   }, () => ({ vm_state: VmState.ERROR }));
+}
+
+/**
+ * A move this agent was part of when it stopped (Nova's _init_instance for
+ * the resize task states): one that had not reached the hosts (resize_prep)
+ * goes back as it was; one half way is put in error, its disks possibly half
+ * moved. Either way the migration goes to error, and the conductor settles
+ * its claims by where the instance is.
+ */
+export async function endMoveAtStart(ctx: FlowContext, inst: InstanceOnHost & { migration: MigrationInfo }, requestId: string): Promise<void> {
+  const m = inst.migration;
+  const prep = inst.task_state === TaskState.RESIZE_PREP;
+  const why = prep ? 'The compute agent restarted before the resize started.' : `The compute agent restarted during the resize (${inst.task_state}).`;
+  ctx.log.warn({ uuid: inst.uuid, migration: m.uuid, task_state: inst.task_state }, 'ending a move left by the previous run of the agent');
+  await ctx.report
+    .save(inst.uuid, requestId, {
+      vm_state: prep ? (m.old_vm_state as VmState) : VmState.ERROR,
+      task_state: null,
+      fault: faultFrom(new DriverError(why, { reschedule: false }), ctx.host),
+      expected_task_state: [inst.task_state],
+      migration: { uuid: m.uuid, status: 'error' },
+    })
+    .catch((e) => {
+      if (!(e instanceof Preempted)) throw e;
+    });
 }

@@ -10,16 +10,20 @@ import {
   type BuildFailed,
   type ConductorServer,
   type InstanceActionEvent,
+  type InstanceOnHost,
   type InstanceUpdate,
   type InstanceUpdateResult,
   type ReconcileReport,
   type ServiceUpdate,
   type TaskState,
+  RESIZE_STATES,
 } from '../../compute-driver/rpc.ts';
 import { isPostgresForeignKeyViolation } from '../../lib/db/index.ts';
 import { recordNodeReport } from '../compute-nodes/service.ts';
 import { getNode, heartbeat } from '../compute-nodes/store.ts';
 import { reschedule } from './build.ts';
+import { inProgressOf } from './migration-store.ts';
+import { migrationInfoOf } from './move-messages.ts';
 import { endMovesOf, moveUpdate } from './resize.ts';
 import { ago, type ConductorContext } from './context.ts';
 import { instanceName } from './messages.ts';
@@ -154,13 +158,24 @@ export async function reconcileReport(ctx: ConductorContext, r: ReconcileReport)
   }
 }
 
+/** instances_on_host, with the move under way of those in a resize task state. */
+async function instancesOnHost(ctx: ConductorContext, host: string): Promise<InstanceOnHost[]> {
+  const rows = await store.instancesOnHost(ctx.db, host, instanceName);
+  for (const r of rows) {
+    if (r.task_state === null || !RESIZE_STATES.includes(r.task_state)) continue;
+    const m = await inProgressOf(ctx.db, r.uuid);
+    if (m) r.migration = migrationInfoOf(m);
+  }
+  return rows;
+}
+
 export function conductorHandlers(ctx: ConductorContext): ConductorServer {
   return {
     service_update: (s) => serviceUpdate(ctx, s),
     instance_update: (u) => instanceUpdate(ctx, u),
     instance_action_event: (e) => instanceActionEvent(ctx, e),
     build_failed: (b) => buildFailed(ctx, b),
-    instances_on_host: ({ host }) => store.instancesOnHost(ctx.db, host, instanceName),
+    instances_on_host: ({ host }) => instancesOnHost(ctx, host),
     reconcile_report: (r) => reconcileReport(ctx, r),
   };
 }

@@ -209,19 +209,38 @@ describe('resize, confirmResize and revertResize end to end', () => {
     assert.deepEqual(await cloud.allocations(mig), {});
   });
 
-  test('the sweep ends a resize whose conductor died after claiming: the server back, the claims not doubled', async () => {
-    const id = await server('node-1');
+  /** What the API and a conductor leave of a resize of `id` from node-1 to node-2 in `status`: the migration row and the claims moved. */
+  const halfResized = async (id: string, taskState: string, status: string) => {
     const [n1, n2] = [await cloud.nodeUuid('node-1'), await cloud.nodeUuid('node-2')];
-    // What the API and a conductor that died right after claimMove leave: resize_prep, pre-migrating, the claims moved.
     const m = { uuid: crypto.randomUUID() };
-    await db()('instances').where({ uuid: id }).update({ task_state: 'resize_prep' });
+    await db()('instances').where({ uuid: id }).update({ task_state: taskState });
     await db()('migrations').insert({
-      uuid: m.uuid, instance_uuid: id, project_id: alice.projectId, user_id: alice.userId, migration_type: 'resize', status: 'pre-migrating',
-      source_compute: 'node-1', source_node: 'node-1', old_flavor: JSON.stringify({ flavorid: '1', root_gb: 1 }), new_flavor: JSON.stringify({ flavorid: '2', root_gb: 2 }),
+      uuid: m.uuid, instance_uuid: id, project_id: alice.projectId, user_id: alice.userId, migration_type: 'resize', status,
+      source_compute: 'node-1', source_node: 'node-1', ...(status === 'pre-migrating' ? {} : { dest_compute: 'node-2', dest_node: 'node-2' }),
+      old_flavor: JSON.stringify({ flavorid: '1', root_gb: 1 }), new_flavor: JSON.stringify({ flavorid: '2', root_gb: 2 }),
       old_vcpus: 1, new_vcpus: 2, old_memory_mb: 512, new_memory_mb: 1024, old_vm_state: 'active', request_id: 'req-dead',
     });
     await cloud.conductor.context.placement.claimMove(id, m.uuid, n2, NEW);
     assert.deepEqual(await cloud.allocations(m.uuid), { [n1]: OLD });
+    return { m, n1, n2 };
+  };
+
+  test('a source agent that restarts in the middle of resize_migrating puts the server in error and the claims back', async () => {
+    const id = await server('node-1');
+    const { m, n1 } = await halfResized(id, 'resize_migrating', 'migrating');
+    await cloud.agents.get('node-1')!.agent.reconcile();
+    const row = await cloud.rowWhen(id, (x) => x.task_state === null, 'the move ended');
+    assert.equal(row.vm_state, 'error');
+    assert.match(row.fault.message, /restarted during the resize/);
+    assert.equal((await migration(id)).status, 'error');
+    await cloud.rowWhen(id, async () => Object.keys(await cloud.allocations(m.uuid)).length === 0, 'the claims back');
+    assert.deepEqual(await cloud.allocations(id), { [n1]: OLD });
+  });
+
+  test('the sweep ends a resize whose conductor died after claiming: the server back, the claims not doubled', async () => {
+    const id = await server('node-1');
+    // What the API and a conductor that died right after claimMove leave: resize_prep, pre-migrating, the claims moved.
+    const { m, n1 } = await halfResized(id, 'resize_prep', 'pre-migrating');
     // Not yet: the move has not been stuck for move_timeout.
     assert.equal((await cloud.conductor.sweep()).moves, 0);
     assert.equal((await cloud.conductor.sweep()).leaked, 0, 'the claim on the destination is not a leak while the move is under way');
