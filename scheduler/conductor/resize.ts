@@ -29,10 +29,13 @@ import { flavorColumns, migrationFlavor, migrationInfoOf, movingInstanceOf } fro
 import * as store from './store.ts';
 import type { ResizeInstanceRequest } from '../rpc.ts';
 
+/** Nova's event of the conductor's part of a move. */
+const MIGRATE_EVENT = 'conductor_migrate_server';
 const stackOf = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : String(e));
 const actionOf = (m: MigrationRow) => (m.migration_type === 'migration' ? 'migrate' : 'resize');
 
-async function event(ctx: ConductorContext, m: MigrationRow, name: string, error?: unknown): Promise<void> {
+/** Records the conductor's event of the move: its start (no outcome), then its finish with the result. */
+async function event(ctx: ConductorContext, m: MigrationRow, name: string, outcome?: { error?: unknown }): Promise<void> {
   const now = ctx.now();
   await store
     .upsertActionEvent(ctx.db, {
@@ -42,9 +45,9 @@ async function event(ctx: ConductorContext, m: MigrationRow, name: string, error
       event: name,
       host: ctx.host,
       start: now,
-      finish: now,
-      result: error === undefined ? 'Success' : 'Error',
-      traceback: error === undefined ? null : stackOf(error),
+      ...(outcome
+        ? { finish: now, result: outcome.error === undefined ? 'Success' : 'Error', traceback: outcome.error === undefined ? null : stackOf(outcome.error) }
+        : {}),
     })
     .catch((e) => ctx.log.warn({ err: e, uuid: m.instance_uuid }, 'could not record the instance action event'));
 }
@@ -89,6 +92,7 @@ export async function resizeInstance(ctx: ConductorContext, req: ResizeInstanceR
     ctx.log.info({ uuid: req.instance_uuid, migration: req.migration_uuid, status: m?.status }, 'resize not waiting for a destination; skipped');
     return;
   }
+  await event(ctx, m, MIGRATE_EVENT);
   const newFlavor = migrationFlavor(m, 'new');
   const sameHostOk = m.migration_type === 'resize' && ctx.allowResizeToSameHost;
   const spec = requestSpecOf({ ...row, ...flavorColumns(m, 'new') }, await store.groupOf(ctx.db, row.uuid), [row.uuid], sameHostOk || !row.host ? [] : [row.host]);
@@ -101,13 +105,14 @@ export async function resizeInstance(ctx: ConductorContext, req: ResizeInstanceR
     const message = e instanceof NoValidHost ? e.message : `The resize could not be scheduled: ${e instanceof Error ? e.name : String(e)}`;
     ctx.log.warn({ uuid: row.uuid, migration: m.uuid, reason: message }, 'resize not scheduled');
     await abortMove(ctx, m, message, e);
-    await event(ctx, m, 'conductor_migrate_server', e);
+    await event(ctx, m, MIGRATE_EVENT, { error: e });
     return;
   }
   const placed = await migrations.updateMigration(ctx.db, m.uuid, { dest_compute: dest.host, dest_node: dest.nodename }, ['pre-migrating']);
   if (!placed) {
     // The sweep (or a delete) ended the move meanwhile and settled the claims of the migration; the instance's new claim goes with it.
     await ctx.placement.releaseOn(row.uuid, dest.providerUuid);
+    await event(ctx, m, MIGRATE_EVENT, { error: new Error('The move was ended while it was scheduled.') });
     return;
   }
   const image = imageMetaOf(row, await store.imageEndpoint(ctx.db), await ctx.imageToken?.(row));
@@ -124,11 +129,11 @@ export async function resizeInstance(ctx: ConductorContext, req: ResizeInstanceR
     });
   } catch (e) {
     ctx.log.error({ err: e, uuid: row.uuid, host: m.source_compute }, 'could not cast resize_instance; the sweep will end the move');
-    await event(ctx, m, 'conductor_migrate_server', e);
+    await event(ctx, m, MIGRATE_EVENT, { error: e });
     return;
   }
   ctx.log.info({ uuid: row.uuid, migration: m.uuid, source: m.source_compute, dest: dest.host }, 'resize cast to the source host');
-  await event(ctx, m, 'conductor_migrate_server');
+  await event(ctx, m, MIGRATE_EVENT, {});
 }
 
 /**

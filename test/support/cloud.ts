@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/log.ts';
 import { Enforcer } from '../../lib/policy/enforcer.ts';
 import { createConductor, type Conductor } from '../../scheduler/conductor/index.ts';
 import { issueUserToken, startCompute, type ComputeHarness, type ProjectUser } from './compute.ts';
+import type { TestDatabase } from './db.ts';
 
 export interface Cloud extends ComputeHarness {
   image: FastifyInstance;
@@ -40,8 +41,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * in-process bus, the conductor (issuing image tokens) and fake-driver
  * compute agents added with addHost.
  */
-export async function startCloud(opts: { overrides?: Record<string, unknown> } = {}): Promise<Cloud> {
-  const h = await startCompute({ recordBus: false, overrides: opts.overrides });
+export async function startCloud(opts: { overrides?: Record<string, unknown>; database?: TestDatabase } = {}): Promise<Cloud> {
+  const h = await startCompute({ recordBus: false, overrides: opts.overrides, database: opts.database });
   const { identity } = h;
   const db = identity.database.db;
   const logger = createLogger({ level: identity.config['log.level'] });
