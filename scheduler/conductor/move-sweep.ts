@@ -7,8 +7,11 @@
  * - still pre-migrating (the source never started): the instance goes back
  *   as it was with a fault (if still in resize_prep), the migration to
  *   error, and the claims back to the instance (abortMove);
- * - migrating, post-migrating, reverting, confirming (a host died half way):
- *   the instance goes to error with a fault, the migration to error, and the
+ * - confirming (the source never confirmed): the guest runs on the
+ *   destination, so the move counts as confirmed (the source may keep its
+ *   old disks until it is cleaned up), the instance active or stopped;
+ * - migrating, post-migrating, reverting (a host died half way): the
+ *   instance goes to error with a fault, the migration to error, and the
  *   claims are settled by where the instance is (settleAllocations).
  * A migration that ended but still holds claims (the conductor died between
  * the status and the placement change) has them settled too.
@@ -29,6 +32,14 @@ export async function sweepStuckMoves(ctx: ConductorContext, limit: number): Pro
       if (m.status === 'pre-migrating') {
         ctx.log.warn({ uuid: m.instance_uuid, migration: m.uuid }, 'resize never started on its source; putting the server back');
         if (await abortMove(ctx, m, 'The resize did not start in time.', new Error(`migration ${m.uuid} stayed pre-migrating`))) done++;
+        continue;
+      }
+      if (m.status === 'confirming') {
+        if (!(await migrations.updateMigration(ctx.db, m.uuid, { status: 'confirmed' }, ['confirming']))) continue;
+        ctx.log.warn({ uuid: m.instance_uuid, migration: m.uuid, source: m.source_compute }, 'the source never confirmed the resize; confirmed without it');
+        await store.settleConfirmed(ctx.db, m.instance_uuid, m.old_vm_state === VmState.STOPPED ? VmState.STOPPED : VmState.ACTIVE, ctx.now());
+        await settleAllocations(ctx, m, 'confirmed', null);
+        done++;
         continue;
       }
       const ended = await migrations.updateMigration(ctx.db, m.uuid, { status: 'error' }, [m.status]);

@@ -232,6 +232,11 @@ export async function revertMoveTask(conn: Conn, uuid: string, vmState: string, 
   return rows.length > 0;
 }
 
+/** A resize confirmed without its source: the instance, still resized, becomes `vmState` (active or stopped). */
+export async function settleConfirmed(conn: Conn, uuid: string, vmState: string, now: Date): Promise<void> {
+  await instances(conn).where({ uuid, vm_state: VmState.RESIZED }).whereNull('deleted_at').update({ vm_state: vmState, task_state: null, updated_at: now } as never);
+}
+
 /** Puts an instance whose move stopped half way in error with `fault` (whatever its task), unless it is deleted. */
 export async function failMove(conn: Conn, uuid: string, fault: StoredFault, now: Date): Promise<boolean> {
   const rows = await instances(conn)

@@ -203,6 +203,24 @@ for (const [engine, database] of databaseEngines) describe(`resize, confirmResiz
     assert.deepEqual(await cloud.allocations(id), { [await cloud.nodeUuid('node-1')]: OLD });
   });
 
+  test('the sweep confirms a resize whose source never confirmed it: the server active on the destination, the source claim freed', async () => {
+    const { id, m } = await resizedAway();
+    // As if the API's confirm_resize to the source was lost.
+    await db()('migrations').where({ uuid: m.uuid }).update({ status: 'confirming' });
+    const timeout = cloud.conductor.context.moveTimeoutMs;
+    cloud.conductor.context.moveTimeoutMs = -60_000;
+    try {
+      assert.equal((await cloud.conductor.sweep()).moves, 1);
+    } finally {
+      cloud.conductor.context.moveTimeoutMs = timeout;
+    }
+    const row = await settled(id);
+    assert.equal(row.host, 'node-2');
+    assert.equal((await migration(id)).status, 'confirmed');
+    assert.deepEqual(await cloud.allocations(m.uuid), {});
+    assert.deepEqual(await cloud.allocations(id), { [await cloud.nodeUuid('node-2')]: NEW });
+  });
+
   test('claimMove is all or nothing: a destination without room leaves the instance its claim and the migration none', async () => {
     const id = await server('node-1');
     const [n1, n2] = [await cloud.nodeUuid('node-1'), await cloud.nodeUuid('node-2')];
