@@ -59,6 +59,16 @@ for (const [engine, database] of databaseEngines) describe(`resize, confirmResiz
     await resized(id);
     return { id, m: await migration(id) };
   };
+  /** One sweep that counts every move as stuck; how many moves it ended. */
+  const sweepMovesNow = async () => {
+    const timeout = cloud.conductor.context.moveTimeoutMs;
+    cloud.conductor.context.moveTimeoutMs = -60_000;
+    try {
+      return (await cloud.conductor.sweep()).moves;
+    } finally {
+      cloud.conductor.context.moveTimeoutMs = timeout;
+    }
+  };
   const settled = (id: string, vm = 'active') => cloud.rowWhen(id, (x) => x.vm_state === vm && x.task_state === null, vm);
 
   test('to another host, then confirm: allocations move to the migration, then the source is freed', async () => {
@@ -207,13 +217,7 @@ for (const [engine, database] of databaseEngines) describe(`resize, confirmResiz
     const { id, m } = await resizedAway();
     // As if the API's confirm_resize to the source was lost.
     await db()('migrations').where({ uuid: m.uuid }).update({ status: 'confirming' });
-    const timeout = cloud.conductor.context.moveTimeoutMs;
-    cloud.conductor.context.moveTimeoutMs = -60_000;
-    try {
-      assert.equal((await cloud.conductor.sweep()).moves, 1);
-    } finally {
-      cloud.conductor.context.moveTimeoutMs = timeout;
-    }
+    assert.equal(await sweepMovesNow(), 1);
     const row = await settled(id);
     assert.equal(row.host, 'node-2');
     assert.equal((await migration(id)).status, 'confirmed');
@@ -265,13 +269,7 @@ for (const [engine, database] of databaseEngines) describe(`resize, confirmResiz
     // Not yet: the move has not been stuck for move_timeout.
     assert.equal((await cloud.conductor.sweep()).moves, 0);
     assert.equal((await cloud.conductor.sweep()).leaked, 0, 'the claim on the destination is not a leak while the move is under way');
-    const timeout = cloud.conductor.context.moveTimeoutMs;
-    cloud.conductor.context.moveTimeoutMs = -60_000;
-    try {
-      assert.equal((await cloud.conductor.sweep()).moves, 1);
-    } finally {
-      cloud.conductor.context.moveTimeoutMs = timeout;
-    }
+    assert.equal(await sweepMovesNow(), 1);
     const row = await settled(id);
     assert.match(row.fault.message, /did not start in time/);
     assert.equal((await migration(id)).status, 'error');
