@@ -124,7 +124,7 @@ export interface Background {
  * stops), then the conductor.
  */
 export async function startComputeServices(rt: Runtime): Promise<{ background: Background[]; driver: string; host: string }> {
-  const conductor = createConductor({ db: rt.db, bus: rt.bus, config: rt.config, logger: rt.logger });
+  const conductor = createConductor({ db: rt.db, bus: rt.bus, config: rt.config, logger: rt.logger, tokens: rt.tokens });
   await conductor.start();
   let agent: ComputeAgent;
   try {

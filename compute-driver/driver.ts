@@ -252,6 +252,32 @@ export interface SnapshotTarget {
   token?: string;
 }
 
+/** Nova's migration statuses, in the order a resize goes through them. */
+export type MigrationStatus =
+  | 'pre-migrating'
+  | 'migrating'
+  | 'post-migrating'
+  | 'finished'
+  | 'confirming'
+  | 'confirmed'
+  | 'reverting'
+  | 'reverted'
+  | 'error';
+
+/** A move of an instance (resize, cold migration) as drivers see it: where from, where to, which flavors. */
+export interface MigrationInfo {
+  uuid: string;
+  migration_type: 'resize' | 'migration';
+  source_compute: string;
+  source_node: string;
+  dest_compute: string;
+  dest_node: string;
+  old_flavor: Flavor;
+  new_flavor: Flavor;
+  /** active or stopped: whether the guest runs again at the end. */
+  old_vm_state: string;
+}
+
 export interface ComputeDriver {
   /** 'fake', 'qemu': what service_update reports as the driver. */
   readonly type: string;
@@ -284,11 +310,67 @@ export interface ComputeDriver {
    * it the agent powers off, destroys and spawns (Nova's _rebuild_default_impl).
    */
   rebuild?(instance: InstanceSpec, image: ImageMeta, networkInfo: NetworkInfo, blockDeviceInfo: BlockDeviceInfo, opts?: RebuildOptions): Promise<void>;
-  /** Later: uploads the guest's disk as an image, moving task_state through image_pending_upload → image_uploading. */
+  /**
+   * Uploads the guest's disk (qcow2) into the image of `target` (PUT of
+   * `target.url` with `target.token`, image-service.ts), calling
+   * updateTaskState('image_pending_upload') once the disk is captured and
+   * updateTaskState('image_uploading') before the upload. The guest is left
+   * in the power state it was in. Optional: without it the agent fails the
+   * snapshot with NotSupported (and deletes the image).
+   */
   snapshot?(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void>;
+  // ─── resize and cold migration (Nova's names); optional: without them the agent fails the move with NotSupported ───
+
+  /**
+   * On the SOURCE: powers the guest off (asking it for up to timeoutSec
+   * first) and makes its disks available to `migration.dest_compute` (copied
+   * there, or left where they are when the destination is this host),
+   * keeping the source's disks aside (renamed, not deleted) for a revert:
+   * destroy of the instance (the destination's guest on a revert, even on
+   * this same host) must leave them, only confirmMigration or
+   * finishRevertMigration use them up. Leaves no running guest on the source. Refuses (InstanceFaultRollback-
+   * style: a DriverError with reschedule false, nothing changed, guest
+   * untouched) a root disk smaller than the current one. Returns what
+   * finishMigration needs to find the disks (opaque to the agent).
+   */
+  migrateDiskAndPowerOff?(
+    instance: InstanceSpec,
+    migration: MigrationInfo,
+    networkInfo: NetworkInfo,
+    blockDeviceInfo: BlockDeviceInfo,
+    timeoutSec?: number,
+    retryIntervalSec?: number,
+  ): Promise<string>;
+  /**
+   * On the DESTINATION: makes the guest from the migrated disks with
+   * `instance.flavor` (the new one; disks grown to it when resizeInstance),
+   * RUNNING when powerOn, else SHUTDOWN. When it fails it removes what it
+   * made there; the source's kept disks stay.
+   */
+  finishMigration?(
+    instance: InstanceSpec,
+    migration: MigrationInfo,
+    diskInfo: string,
+    image: ImageMeta,
+    networkInfo: NetworkInfo,
+    blockDeviceInfo: BlockDeviceInfo,
+    resizeInstance: boolean,
+    powerOn: boolean,
+  ): Promise<void>;
+  /** On the SOURCE, after the user confirmed: deletes what migrateDiskAndPowerOff kept aside (the old disks). The destination's guest is untouched. */
+  confirmMigration?(instance: InstanceRef, migration: MigrationInfo, networkInfo?: NetworkInfo): Promise<void>;
+  /**
+   * On the SOURCE, after the destination destroyed its guest: brings back the
+   * guest with the old flavor and the disks kept aside, RUNNING when powerOn,
+   * else SHUTDOWN. Nothing of the move is left afterwards.
+   */
+  finishRevertMigration?(instance: InstanceSpec, migration: MigrationInfo, networkInfo: NetworkInfo, blockDeviceInfo: BlockDeviceInfo, powerOn: boolean): Promise<void>;
+
   /** The guest's serial console log; its last tailLength lines when given. */
   getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string>;
   getAvailableResources(): Promise<HostResources>;
+  /** The host's uptime as `uptime` prints it (Nova's get_host_uptime); optional: without it the agent answers NotSupported. */
+  getHostUptime?(): Promise<string>;
   /** Registers the one listener of lifecycle events (null removes it); drivers that cannot tell leave this out. */
   onLifecycleEvent?(listener: ((event: LifecycleEvent) => void) | null): void;
 }

@@ -10,9 +10,11 @@
  *   Before casting, the API sets the instance's task_state as Nova's API does
  *   (reboot → rebooting / rebooting_hard, stop → powering-off, start →
  *   powering-on, pause → pausing, unpause → unpausing, suspend → suspending,
- *   resume → resuming, rebuild → rebuilding, delete → deleting) and records
- *   the instance action under the request id. Only get_console_output is a
- *   call. Whatever the action, the agent casts instance_action_event
+ *   resume → resuming, rebuild → rebuilding, delete → deleting, createImage →
+ *   image_snapshot, resize/migrate → resize_prep (cast by the conductor once
+ *   it has a destination), revertResize → resize_reverting) and records
+ *   the instance action under the request id. Only get_console_output and
+ *   get_host_uptime are calls. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
  *   records a fault and sets task_state back to null (Nova's
  *   reverts_task_state), unless a conditional update was refused (the task
@@ -36,12 +38,17 @@ import type {
   ImageMeta,
   InstanceRef,
   InstanceSpec,
+  MigrationInfo,
+  MigrationStatus,
   NetworkInfo,
   RebootType,
+  SnapshotTarget,
 } from './driver.ts';
 import type { PowerState, TaskState, VmState } from './states.ts';
 
 export * from './states.ts';
+export type { ConfirmResize, FinishResize, FinishRevertResize, MovingInstance, ResizeInstance, RevertResize } from './rpc-moves.ts';
+import type { ConfirmResize, FinishResize, FinishRevertResize, ResizeInstance, RevertResize } from './rpc-moves.ts';
 export type {
   BlockDeviceInfo,
   CpuInfo,
@@ -53,8 +60,11 @@ export type {
   ImageMeta,
   InstanceRef,
   InstanceSpec,
+  MigrationInfo,
+  MigrationStatus,
   NetworkInfo,
   RebootType,
+  SnapshotTarget,
   Subnet,
   Vif,
 } from './driver.ts';
@@ -220,6 +230,19 @@ export interface GetConsoleOutput {
   tail_length?: number | null;
 }
 
+/**
+ * cast snapshot_instance — task_state image_snapshot (createImage). The API
+ * created the image (queued, its formats set); the agent uploads the guest's
+ * disk into it: image_snapshot_pending → image_pending_upload →
+ * image_uploading (the driver moves these) → task_state null, vm_state
+ * unchanged, and the image is active. On failure the agent deletes the image
+ * (Nova's delete_image_on_error), records a fault and sets task_state null;
+ * a driver without snapshot fails with NotSupported the same way.
+ */
+export interface SnapshotInstance extends InstanceAction {
+  image: SnapshotTarget;
+}
+
 export interface ComputeCasts {
   build_and_run_instance: BuildAndRunInstance;
   reboot_instance: RebootInstance;
@@ -231,10 +254,25 @@ export interface ComputeCasts {
   resume_instance: ResumeInstance;
   rebuild_instance: RebuildInstance;
   terminate_instance: TerminateInstance;
+  snapshot_instance: SnapshotInstance;
+  resize_instance: ResizeInstance;
+  finish_resize: FinishResize;
+  confirm_resize: ConfirmResize;
+  revert_resize: RevertResize;
+  finish_revert_resize: FinishRevertResize;
 }
+
+/**
+ * call get_host_uptime → the host's uptime as `uptime` prints it
+ * (" 08:32:11 up 3 days,  2:04,  1 user,  load average: 0.00, 0.01, 0.05").
+ * Throws (BusRemoteError, remoteName NotSupported) when the driver cannot tell.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface GetHostUptime {}
 
 export interface ComputeCalls {
   get_console_output: { args: GetConsoleOutput; result: string };
+  get_host_uptime: { args: GetHostUptime; result: string };
 }
 
 // ─── conductor: what the agent reports ────────────────────────────────────
@@ -286,7 +324,8 @@ export interface ServiceUpdate {
  * (Nova's instance.save()). The conductor, in one transaction:
  * 1. refuses with `not_found` when the instance does not exist or is deleted
  *    (vm_state deleted), and with `not_owner` when its host is set and is not
- *    from_host, or when it has no host and waits for one (building,
+ *    from_host (nor, for an update naming a migration, a host of that move),
+ *    or when it has no host and waits for one (building,
  *    scheduling: a conductor is placing it, so a build delivered late to a
  *    host it was taken from stops there);
  * 2. answers applied: true without changing anything when the same from_host
@@ -318,6 +357,12 @@ export interface InstanceUpdate {
   launched_at?: string;
   terminated_at?: string;
   fault?: Fault;
+  /**
+   * The move this update is a step of: the conductor accepts the update from
+   * the move's source or destination host (whichever the instance's host
+   * is), and sets the migration's status in the same transaction.
+   */
+  migration?: { uuid: string; status: MigrationStatus };
 }
 
 export type InstanceUpdateRefusal = 'not_found' | 'not_owner' | 'deleting' | 'unexpected_task_state' | 'unexpected_vm_state';
@@ -330,7 +375,22 @@ export interface InstanceUpdateResult {
 }
 
 /** Nova's instance action names (instance_actions.action). */
-export type InstanceActionName = 'create' | 'delete' | 'reboot' | 'stop' | 'start' | 'pause' | 'unpause' | 'suspend' | 'resume' | 'rebuild';
+export type InstanceActionName =
+  | 'create'
+  | 'delete'
+  | 'reboot'
+  | 'stop'
+  | 'start'
+  | 'pause'
+  | 'unpause'
+  | 'suspend'
+  | 'resume'
+  | 'rebuild'
+  | 'createImage'
+  | 'resize'
+  | 'migrate'
+  | 'confirmResize'
+  | 'revertResize';
 
 /**
  * cast instance_action_event — an event of an instance action
@@ -384,6 +444,8 @@ export interface InstanceOnHost extends InstanceTarget {
   power_state: PowerState;
   host: string | null;
   node: string | null;
+  /** The move under way, for an instance in a resize task state (what an agent that restarted needs to end it). */
+  migration?: MigrationInfo;
 }
 
 /**

@@ -98,6 +98,14 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 export const SOFT_REBOOT_STATES: readonly TaskState[] = [TaskState.REBOOTING, TaskState.REBOOT_PENDING, TaskState.REBOOT_STARTED];
 export const HARD_REBOOT_STATES: readonly TaskState[] = [TaskState.REBOOTING_HARD, TaskState.REBOOT_PENDING_HARD, TaskState.REBOOT_STARTED_HARD];
 export const REBUILD_STATES: readonly TaskState[] = [TaskState.REBUILDING, TaskState.REBUILD_BLOCK_DEVICE_MAPPING, TaskState.REBUILD_SPAWNING];
+/** Task states of a resize or cold migration under way (task_states.resizing_states, with reverting). */
+export const RESIZE_STATES: readonly TaskState[] = [
+  TaskState.RESIZE_PREP,
+  TaskState.RESIZE_MIGRATING,
+  TaskState.RESIZE_MIGRATED,
+  TaskState.RESIZE_FINISH,
+  TaskState.RESIZE_REVERTING,
+];
 /** Task states during which a build has not finished (an agent that restarts then puts the instance in error). */
 export const BUILD_STATES: readonly TaskState[] = [TaskState.SCHEDULING, TaskState.BLOCK_DEVICE_MAPPING, TaskState.NETWORKING, TaskState.SPAWNING];
 

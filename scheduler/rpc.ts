@@ -31,8 +31,25 @@ export interface BuildInstances {
   request_id: string;
 }
 
+/**
+ * cast resize_instance — a resize or cold migration the API accepted: the
+ * instance is in task_state resize_prep and its migration (created by the
+ * API with the quota check) pre-migrating. The conductor claims the new
+ * flavor on a destination (moving the old claim to the migration) and casts
+ * resize_instance to the source host, or puts the instance back with a
+ * fault when no host fits (scheduler/conductor/resize.ts). At least once: a
+ * migration no longer pre-migrating is left alone.
+ */
+export interface ResizeInstanceRequest {
+  instance_uuid: string;
+  migration_uuid: string;
+  request_id: string;
+  clean_shutdown: boolean;
+}
+
 export interface SchedulerCasts {
   build_instances: BuildInstances;
+  resize_instance: ResizeInstanceRequest;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -1,6 +1,7 @@
 import type { Db } from '../lib/db/index.ts';
 import { isNuboError } from '../lib/errors.ts';
 import { loadHostStates } from './hosts.ts';
+import type { Resources } from './placement/resources.ts';
 import type { Placement } from './placement/service.ts';
 import { claimDestinations, type Selection, type SelectOptions } from './select.ts';
 import { requestResources, type RequestSpec, type SchedulerOptions } from './state.ts';
@@ -11,6 +12,7 @@ import { requestResources, type RequestSpec, type SchedulerOptions } from './sta
  * host on which its resources can be claimed. Returns, per instance, the
  * host claimed followed by alternates (unclaimed). On NoValidHost (or any
  * failure) the claims made are released before the error is thrown.
+ * `claimWith` claims in place of placement.claim (a move's claimMove).
  */
 export async function scheduleInstances(
   db: Db,
@@ -18,13 +20,14 @@ export async function scheduleInstances(
   spec: RequestSpec & { instanceUuids: readonly string[] },
   options: SchedulerOptions,
   opts: SelectOptions = {},
+  claimWith: (consumer: string, providerUuid: string, resources: Resources) => Promise<unknown> = placement.claim,
 ): Promise<Selection[][]> {
   const hosts = await loadHostStates(db);
   const resources = requestResources(spec);
   const claimed: string[] = [];
   const claim = async (consumer: string, host: { providerUuid: string }) => {
     try {
-      await placement.claim(consumer, host.providerUuid, resources);
+      await claimWith(consumer, host.providerUuid, resources);
       claimed.push(consumer);
       return true;
     } catch (e) {

@@ -741,7 +741,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The compute nodes in detail: type, version, host IP, service, and before 2.88 the resource figures (used = the host's reserved amount + what instances hold) and cpu_info (text before 2.28); uptime (null) from 2.88. Same query as the list */
+        /** The compute nodes in detail: type, version, host IP, service, and before 2.88 the resource figures (used = the host's reserved amount + what instances hold) and cpu_info (text before 2.28); uptime (as the host's agent tells it, else null) from 2.88. Same query as the list */
         get: {
             parameters: {
                 query?: {
@@ -868,7 +868,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A node's uptime (before 2.88). 400 when its compute service is down; 501 otherwise, as the compute agents do not report the host's uptime */
+        /** A node's uptime as its host's agent tells it (before 2.88). 400 when its compute service is down or does not answer; 501 when its driver cannot tell */
         get: {
             parameters: {
                 query?: never;
@@ -1558,6 +1558,96 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Limits"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every migration (resize, cold migration), newest first (admins); migration_type from 2.23, uuid and paging by uuid marker from 2.59, user_id and project_id from 2.80 */
+        get: {
+            parameters: {
+                query?: {
+                    status?: string;
+                    /** @description source or destination host */
+                    host?: string;
+                    source_compute?: string;
+                    instance_uuid?: string;
+                    /** @description resize, migration (2.23 on) */
+                    migration_type?: string;
+                    /** @description 2.80 on */
+                    project_id?: string;
+                    /** @description 2.59 on */
+                    limit?: string;
+                    /** @description a migration uuid (2.59 on) */
+                    marker?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The migrations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MigrationList"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        /** The server's live migrations in progress (2.23 on; admins); Nubo runs none, so always empty */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The live migrations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MigrationList"];
                     };
                 };
             };
@@ -3561,6 +3651,31 @@ export interface components {
                     totalServerGroupsUsed: number;
                 };
             };
+        };
+        Migration: {
+            id: number;
+            /** Format: uuid */
+            uuid?: string;
+            created_at: string;
+            updated_at: string | null;
+            dest_compute: string | null;
+            dest_host: string | null;
+            dest_node: string | null;
+            instance_uuid: string;
+            new_instance_type_id: number | null;
+            old_instance_type_id: number | null;
+            source_compute: string | null;
+            source_node: string | null;
+            source_region: string | null;
+            status: string;
+            /** @enum {string} */
+            migration_type?: "resize" | "migration" | "live-migration" | "evacuation";
+            user_id?: string;
+            project_id?: string;
+        };
+        MigrationList: {
+            migrations: components["schemas"]["Migration"][];
+            migrations_links?: components["schemas"]["Links"];
         };
         /** @description A limit, as an integer or its text; -1 is unlimited */
         QuotaValue: number | string;

@@ -7,6 +7,7 @@ import { registerHypervisorRoutes } from './hypervisors/routes.ts';
 import { registerImageProxyRoutes } from './images/routes.ts';
 import { registerKeypairRoutes } from './keypairs/routes.ts';
 import { registerComputeMicroversions } from './microversions.ts';
+import { registerMigrationRoutes } from './migrations/routes.ts';
 import { registerLimitsRoutes } from './quotas/limits.ts';
 import { registerQuotaRoutes } from './quotas/routes.ts';
 import { registerInstanceActionRoutes } from './instance-actions/routes.ts';
@@ -46,6 +47,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerAvailabilityZoneRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
       registerServerRoutes(v21, ctx);
+      registerMigrationRoutes(v21, ctx);
       registerServerActionRoutes(v21, ctx);
       registerServerMetadataRoutes(v21, ctx);
       registerServerPasswordRoutes(v21, ctx);

@@ -2,6 +2,7 @@ import { createBus } from '../../lib/bus/index.ts';
 import { closeDatabase, migrate, openDatabase } from '../../lib/db/index.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
+import { createTokenService } from '../../lib/tokens/index.ts';
 import { createConductor } from '../../scheduler/conductor/index.ts';
 import { configFromArgs, type Command } from './command.ts';
 
@@ -32,7 +33,9 @@ export const scheduler: Command = {
       const applied = await migrate(db);
       if (applied.length) logger.info({ migrations: applied }, 'database migrated');
       const bus = await createBus(config['bus.url'], { logger, callTimeoutMs: config['bus.call_timeout_ms'] });
-      const conductor = createConductor({ db, bus, config, logger });
+      // The conductor issues the tokens the agents download images with (it signs with identity's keys in the shared database).
+      const tokens = await createTokenService({ db, bus, config, logger });
+      const conductor = createConductor({ db, bus, config, logger, tokens });
       const signalled = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -43,6 +46,7 @@ export const scheduler: Command = {
         logger.info({ signal }, 'stopping');
         await conductor.stop();
       } finally {
+        await tokens.close();
         await bus.close();
       }
     } finally {

@@ -7,6 +7,7 @@
  * reverts_task_state / wrap_instance_event / wrap_instance_fault do.
  */
 import type { Logger } from '../../lib/log.ts';
+import type { ComputeCalls, ComputeCasts, RpcClient } from '../rpc.ts';
 import { InstanceNotFound, NotSupported, type ComputeDriver, type InstanceRef } from '../driver.ts';
 import type {
   InstanceActionName,
@@ -30,6 +31,8 @@ export interface FlowContext {
   shutdownTimeoutSec: number;
   /** Seconds between shutdown requests to the guest meanwhile (Nova's shutdown_retry_interval). */
   shutdownRetryIntervalSec: number;
+  /** The agent of another host (a move's other end). */
+  peer(host: string): RpcClient<ComputeCasts, ComputeCalls>;
 }
 
 /** The flow has already reported this failure (state, fault, build_failed): only the event remains. */

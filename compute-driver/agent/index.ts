@@ -15,8 +15,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, Subscription } from '../../lib/bus/bus.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { tailLines, type ComputeDriver } from '../driver.ts';
-import { COMPUTE_BINARY, COMPUTE_RPC_VERSION, computeTopic, type ComputeCasts, type ComputeServer, type InstanceOnHost, type ReconcileReport } from '../rpc.ts';
+import { NotSupported, tailLines, type ComputeDriver } from '../driver.ts';
+import { COMPUTE_BINARY, COMPUTE_RPC_VERSION, computeClient, computeTopic, type ComputeCasts, type ComputeServer, type InstanceOnHost, type ReconcileReport } from '../rpc.ts';
 import { buildAndRunInstance } from './build.ts';
 import {
   pauseInstance,
@@ -32,6 +32,8 @@ import {
 } from './flows.ts';
 import { AgentStopping, createReporter, now } from './reporter.ts';
 import { KeyedSerializer } from './serializer.ts';
+import { confirmResize, finishResize, finishRevertResize, resizeInstance, revertResize } from './resize.ts';
+import { snapshotInstance } from './snapshot.ts';
 import { initInstance, syncInstance } from './sync.ts';
 
 export interface ComputeAgentOptions {
@@ -97,6 +99,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
     log,
     shutdownTimeoutSec: opts.shutdownTimeoutSec ?? 60,
     shutdownRetryIntervalSec: opts.shutdownRetryIntervalSec ?? 10,
+    peer: (other) => computeClient(bus, other),
   };
   const locks = new KeyedSerializer();
   /** When each instance last had an action start or end: a sync based on an older view leaves it alone. */
@@ -154,7 +157,17 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
     resume_instance: accept('resume_instance', resumeInstance),
     rebuild_instance: accept('rebuild_instance', rebuildInstance),
     terminate_instance: accept('terminate_instance', terminateInstance),
+    snapshot_instance: accept('snapshot_instance', snapshotInstance),
+    resize_instance: accept('resize_instance', resizeInstance),
+    finish_resize: accept('finish_resize', finishResize),
+    confirm_resize: accept('confirm_resize', confirmResize),
+    revert_resize: accept('revert_resize', revertResize),
+    finish_revert_resize: accept('finish_revert_resize', finishRevertResize),
     get_console_output: async ({ instance, tail_length }) => tailLines(await driver.getConsoleOutput(instance, tail_length), tail_length),
+    get_host_uptime: async () => {
+      if (!driver.getHostUptime) throw new NotSupported('get_host_uptime');
+      return driver.getHostUptime();
+    },
   };
 
   async function reportState(event: 'start' | 'heartbeat' | 'stop'): Promise<void> {

@@ -16,6 +16,7 @@ import {
   OFF_POWER_STATES,
   PowerState,
   REBUILD_STATES,
+  RESIZE_STATES,
   SOFT_REBOOT_STATES,
   TaskState,
   VmState,
@@ -24,6 +25,7 @@ import {
 } from '../states.ts';
 import { powerStateOf, rebootInstance, startInstance, stopInstance, terminateInstance, unpauseInstance, type FlowContext } from './flows.ts';
 import { Preempted, faultFrom, type UpdateFields } from './reporter.ts';
+import { endMoveAtStart } from './resize.ts';
 
 /** A request id for what the agent starts by itself (Nova's periodic tasks run under their own context). */
 export const newRequestId = () => `req-${randomUUID()}`;
@@ -71,6 +73,10 @@ export async function initInstance(ctx: FlowContext, inst: InstanceOnHost): Prom
   if (vm === VmState.SOFT_DELETED || (vm === VmState.ERROR && task !== TaskState.DELETING)) return;
   if (vm === VmState.DELETED) {
     await ctx.driver.destroy(inst);
+    return;
+  }
+  if (inst.migration && task !== null && RESIZE_STATES.includes(task)) {
+    await endMoveAtStart(ctx, { ...inst, migration: inst.migration }, newRequestId());
     return;
   }
   if (vm === VmState.BUILDING || (task !== null && BUILD_STATES.includes(task))) {

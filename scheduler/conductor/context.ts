@@ -22,12 +22,16 @@ export interface ConductorContext {
   owner: string;
   /** scheduler.build_timeout in ms: how long a lease, or a build nobody moves on, lasts before the sweep takes it over. */
   buildTimeoutMs: number;
+  /** compute.allow_resize_to_same_host: a resize may pick the instance's own host. */
+  allowResizeToSameHost: boolean;
+  /** scheduler.move_timeout in ms: how long a resize or migration may sit in one step before the sweep ends it. */
+  moveTimeoutMs: number;
   /** Now (the tests move it). */
   now(): Date;
   /** Filters, weighers, randomness for host selection (the defaults unless given). */
   select?: SelectOptions;
   /** A token for the agent to download the instance's image with; none unless given. */
-  imageToken?: (row: InstanceRow) => Promise<string | undefined>;
+  imageToken?: (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>) => Promise<string | undefined>;
 }
 
 export const ago = (ctx: ConductorContext, ms: number) => new Date(ctx.now().getTime() - ms);

@@ -10,16 +10,21 @@ import {
   type BuildFailed,
   type ConductorServer,
   type InstanceActionEvent,
+  type InstanceOnHost,
   type InstanceUpdate,
   type InstanceUpdateResult,
   type ReconcileReport,
   type ServiceUpdate,
   type TaskState,
+  RESIZE_STATES,
 } from '../../compute-driver/rpc.ts';
 import { isPostgresForeignKeyViolation } from '../../lib/db/index.ts';
 import { recordNodeReport } from '../compute-nodes/service.ts';
 import { getNode, heartbeat } from '../compute-nodes/store.ts';
 import { reschedule } from './build.ts';
+import { inProgressOf } from './migration-store.ts';
+import { migrationInfoOf } from './move-messages.ts';
+import { endMovesOf, moveUpdate } from './resize.ts';
 import { ago, type ConductorContext } from './context.ts';
 import { instanceName } from './messages.ts';
 import * as store from './store.ts';
@@ -58,10 +63,10 @@ export async function serviceUpdate(ctx: ConductorContext, s: ServiceUpdate): Pr
 }
 
 /** Why an update that changed nothing was refused (rpc.ts InstanceUpdate, in its order); null when nothing refuses it any more. */
-export function refusal(row: store.InstanceRow | undefined, u: InstanceUpdate): InstanceUpdateResult | null {
+export function refusal(row: store.InstanceRow | undefined, u: InstanceUpdate, owners: readonly string[] = []): InstanceUpdateResult | null {
   const states = { vm_state: row?.vm_state as VmState | undefined, task_state: (row?.task_state ?? null) as TaskState | null };
   if (!row || row.deleted_at || row.vm_state === VmState.DELETED) return { applied: false, reason: 'not_found', ...states };
-  if (row.host ? row.host !== u.from_host : store.isWaitingForHost(row)) return { applied: false, reason: 'not_owner', ...states };
+  if (row.host ? row.host !== u.from_host && !owners.includes(row.host) : store.isWaitingForHost(row)) return { applied: false, reason: 'not_owner', ...states };
   if (store.alreadyApplied(row, u.from_host, u.seq)) return { applied: true };
   if (u.expected_task_state && !u.expected_task_state.includes(states.task_state)) {
     return { applied: false, reason: states.task_state === 'deleting' ? 'deleting' : 'unexpected_task_state', ...states };
@@ -74,14 +79,17 @@ export function refusal(row: store.InstanceRow | undefined, u: InstanceUpdate): 
  * instance_update: one conditional UPDATE (store.applyInstanceUpdate). When
  * it changes nothing, the row read afterwards says why; should the row have
  * changed in between so that nothing refuses any more, the update is tried
- * again. An instance that became deleted releases its allocations.
+ * again. An instance that became deleted releases its allocations (and
+ * ends its moves). The update of a move's step goes to resize.ts.
  */
 export async function instanceUpdate(ctx: ConductorContext, u: InstanceUpdate): Promise<InstanceUpdateResult> {
+  if (u.migration) return moveUpdate(ctx, { ...u, migration: u.migration });
   for (let attempt = 0; ; attempt++) {
     const row = await store.applyInstanceUpdate(ctx.db, u, ctx.now());
     if (row) {
       if (row.vm_state === VmState.DELETED) {
         await ctx.placement.release(row.uuid);
+        await endMovesOf(ctx, row.uuid);
         ctx.log.info({ uuid: row.uuid, host: u.from_host }, 'instance deleted');
       }
       return { applied: true };
@@ -150,13 +158,24 @@ export async function reconcileReport(ctx: ConductorContext, r: ReconcileReport)
   }
 }
 
+/** instances_on_host, with the move under way of those in a resize task state. */
+async function instancesOnHost(ctx: ConductorContext, host: string): Promise<InstanceOnHost[]> {
+  const rows = await store.instancesOnHost(ctx.db, host, instanceName);
+  for (const r of rows) {
+    if (r.task_state === null || !RESIZE_STATES.includes(r.task_state)) continue;
+    const m = await inProgressOf(ctx.db, r.uuid);
+    if (m) r.migration = migrationInfoOf(m);
+  }
+  return rows;
+}
+
 export function conductorHandlers(ctx: ConductorContext): ConductorServer {
   return {
     service_update: (s) => serviceUpdate(ctx, s),
     instance_update: (u) => instanceUpdate(ctx, u),
     instance_action_event: (e) => instanceActionEvent(ctx, e),
     build_failed: (b) => buildFailed(ctx, b),
-    instances_on_host: ({ host }) => store.instancesOnHost(ctx.db, host, instanceName),
+    instances_on_host: ({ host }) => instancesOnHost(ctx, host),
     reconcile_report: (r) => reconcileReport(ctx, r),
   };
 }

@@ -3,6 +3,8 @@
  * process): it serves
  * - topic `scheduler` (SCHEDULER_TOPIC): build_instances from the API →
  *   schedule, claim, cast build_and_run_instance to the host (build.ts);
+ *   resize_instance → claim a destination, cast resize_instance to the
+ *   source host (resize.ts);
  * - topic `conductor` (CONDUCTOR_TOPIC): what the compute agents report
  *   (handlers.ts);
  * and sweeps periodically for builds a crash or a lost message left stuck
@@ -16,6 +18,7 @@ import type { Bus, Subscription } from '../../lib/bus/bus.ts';
 import type { Config } from '../../lib/config/index.ts';
 import type { Db } from '../../lib/db/index.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
+import type { TokenService } from '../../lib/tokens/claims.ts';
 import { createPlacement } from '../placement/service.ts';
 import { SCHEDULER_TOPIC, type SchedulerServer } from '../rpc.ts';
 import type { SelectOptions } from '../select.ts';
@@ -23,6 +26,8 @@ import { inventoryPolicy, schedulerOptions, type SchedulerOptions } from '../sta
 import { buildInstances } from './build.ts';
 import type { ConductorContext } from './context.ts';
 import { conductorHandlers } from './handlers.ts';
+import { instanceUserToken } from './image-token.ts';
+import { resizeInstance } from './resize.ts';
 import { sweep, type SweepResult } from './sweep.ts';
 
 export type { ConductorContext } from './context.ts';
@@ -46,6 +51,15 @@ export interface ConductorOptions {
    * only the fault tests set (test/integration/compute-faults-scheduler.test.ts).
    */
   claimPauseMs?: number;
+  /** compute.allow_resize_to_same_host, unless given. */
+  allowResizeToSameHost?: boolean;
+  /** scheduler.move_timeout in ms, unless given. */
+  moveTimeoutMs?: number;
+  /**
+   * Issues the tokens agents download images with (image-token.ts); without
+   * it messages carry no token and only a driver that needs none (fake) builds.
+   */
+  tokens?: TokenService;
 }
 
 export interface Conductor {
@@ -74,8 +88,11 @@ export function createConductor(opts: ConductorOptions): Conductor {
     host: hostname(),
     owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     buildTimeoutMs: opts.buildTimeoutMs ?? config['scheduler.build_timeout'] * 1000,
+    allowResizeToSameHost: opts.allowResizeToSameHost ?? config['compute.allow_resize_to_same_host'],
+    moveTimeoutMs: opts.moveTimeoutMs ?? config['scheduler.move_timeout'] * 1000,
     now: opts.now ?? (() => new Date()),
     select: opts.select,
+    imageToken: opts.tokens ? instanceUserToken(db, opts.tokens, config['identity.token_expiration'], log) : undefined,
   };
   const sweepIntervalMs = opts.sweepIntervalMs ?? config['scheduler.sweep_interval'] * 1000;
   const subscriptions: Subscription[] = [];
@@ -101,6 +118,7 @@ export function createConductor(opts: ConductorOptions): Conductor {
 
   const scheduler: SchedulerServer = {
     build_instances: ({ instance_uuids, request_id }) => buildInstances(ctx, instance_uuids, request_id),
+    resize_instance: (req) => resizeInstance(ctx, req),
   };
 
   const runSweep = () => {

@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { InstanceRow as ApiInstanceRow, StoredFault } from '../../api/compute/servers/store.ts';
 import type { Db } from '../../lib/db/index.ts';
+import { IN_PROGRESS } from './migration-store.ts';
 import { BUILD_STATES, COMPUTE_BINARY, TaskState, VmState, type Fault, type HostNode, type InstanceOnHost, type InstanceUpdate } from '../../compute-driver/rpc.ts';
 
 type Conn = Db | Knex.Transaction;
@@ -202,15 +203,16 @@ export const isWaitingForHost = (row: Pick<InstanceRow, 'vm_state' | 'task_state
 
 /**
  * instance_update as one conditional UPDATE: the instance exists and is not
- * deleted, is on from_host or on no host without waiting for one (a build
- * delivered late to a host it was taken from must not start an instance a
- * conductor is placing elsewhere), has not had this seq (or a later
- * one) from from_host, and is in the expected task and vm states. Sets the
+ * deleted, is on from_host (or, for the hosts of a move, `owners`, whichever
+ * of them it is on) or on no host without waiting for one (a build delivered
+ * late to a host it was taken from must not start an instance a conductor is
+ * placing elsewhere), has not had this seq (or a later one) from from_host,
+ * and is in the expected task and vm states. Sets the
  * fields given, the fault, the (host, seq) applied, and deleted_at when the
  * vm_state becomes deleted. Returns the updated row, or undefined when a
  * condition did not hold.
  */
-export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date): Promise<InstanceRow | undefined> {
+export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date, owners: readonly string[] = []): Promise<InstanceRow | undefined> {
   const set: Record<string, unknown> = { updated_at: now };
   for (const key of ['vm_state', 'task_state', 'power_state', 'host', 'node', 'launched_at', 'terminated_at'] as const) {
     if (u[key] !== undefined) set[key] = u[key];
@@ -229,7 +231,7 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
     .whereNot({ vm_state: VmState.DELETED })
     .where((b) =>
       b
-        .where({ host: u.from_host })
+        .whereIn('host', [u.from_host, ...owners])
         .orWhere((n) => n.whereNull('host').whereRaw('not coalesce(vm_state = ? and task_state = ?, false)', [VmState.BUILDING, TaskState.SCHEDULING])),
     )
     .whereRaw(`not coalesce(system_metadata->'${LAST_UPDATE}'->>'host' = ? and (system_metadata->'${LAST_UPDATE}'->>'seq')::bigint >= ?, false)`, [
@@ -240,6 +242,39 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
   if (u.expected_vm_state) q.whereIn('vm_state', u.expected_vm_state);
   const [row] = await q.update(set as never).returning('*');
   return row;
+}
+
+/** A move's flavor switch: the instance's flavor copy and its denormalised columns. */
+export async function setFlavor(conn: Conn, uuid: string, f: Pick<InstanceRow, 'flavor' | 'vcpus' | 'memory_mb' | 'root_gb'>): Promise<void> {
+  await instances(conn)
+    .where({ uuid })
+    .update({ flavor: json(f.flavor), vcpus: f.vcpus, memory_mb: f.memory_mb, root_gb: f.root_gb } as never);
+}
+
+/** Puts an instance whose move did not start back in `vmState` with no task and `fault`, while it is in resize_prep. */
+export async function revertMoveTask(conn: Conn, uuid: string, vmState: string, fault: StoredFault, now: Date): Promise<boolean> {
+  const rows = await instances(conn)
+    .where({ uuid, task_state: TaskState.RESIZE_PREP })
+    .whereNull('deleted_at')
+    .update({ vm_state: vmState, task_state: null, fault: json(fault), updated_at: now } as never)
+    .returning('uuid');
+  return rows.length > 0;
+}
+
+/** A resize confirmed without its source: the instance, still resized, becomes `vmState` (active or stopped). */
+export async function settleConfirmed(conn: Conn, uuid: string, vmState: string, now: Date): Promise<void> {
+  await instances(conn).where({ uuid, vm_state: VmState.RESIZED }).whereNull('deleted_at').update({ vm_state: vmState, task_state: null, updated_at: now } as never);
+}
+
+/** Puts an instance whose move stopped half way in error with `fault` (whatever its task), unless it is deleted. */
+export async function failMove(conn: Conn, uuid: string, fault: StoredFault, now: Date): Promise<boolean> {
+  const rows = await instances(conn)
+    .where({ uuid })
+    .whereNull('deleted_at')
+    .whereNot({ vm_state: VmState.DELETED })
+    .update({ vm_state: VmState.ERROR, task_state: null, fault: json(fault), updated_at: now } as never)
+    .returning('uuid');
+  return rows.length > 0;
 }
 
 /** instances_on_host: the rows placed on `host` that are not deleted (Nova's InstanceList.get_by_host). */
@@ -415,8 +450,9 @@ export interface LeakedAllocation {
  * Claims that nothing should hold any more: of instances that are deleted,
  * in error with no host, or placed on a host whose node is not the provider
  * claimed (left behind by a conductor that lost the instance to another).
- * Only instance consumers are looked at (a move's migration consumer, once
- * there are moves, must be left alone).
+ * Only instance consumers are looked at, and not while the instance has a
+ * move under way (its claim is on the destination before its host is):
+ * migration consumers are the move's to settle (resize.ts, move-sweep.ts).
  */
 export async function leakedAllocations(conn: Conn, limit: number, consumer?: string): Promise<LeakedAllocation[]> {
   const q = conn('allocations as a');
@@ -426,6 +462,7 @@ export async function leakedAllocations(conn: Conn, limit: number, consumer?: st
     .joinRaw('join instances as i on i.uuid::text = a.consumer_id')
     .join('resource_providers as p', 'p.id', 'a.provider_id')
     .leftJoin('compute_nodes as n', 'n.uuid', 'p.uuid')
+    .whereNotExists(conn('migrations as m').select(conn.raw('1')).whereRaw('m.instance_uuid = i.uuid').whereIn('m.status', [...IN_PROGRESS]))
     .where((b) =>
       b
         .whereNotNull('i.deleted_at')

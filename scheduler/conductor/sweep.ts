@@ -15,10 +15,12 @@
  *   service_down_time: taken back and rescheduled, or errored.
  * - leaked claims: allocations of instances that are deleted, in error with
  *   no host, or claimed on a node that is not theirs: released.
+ * - stuck moves: resizes and migrations that stopped half way (move-sweep.ts).
  */
 import type { ConductorContext } from './context.ts';
 import { ago } from './context.ts';
 import { placeLeased, reschedule } from './build.ts';
+import { sweepStuckMoves } from './move-sweep.ts';
 import { retryOf } from './messages.ts';
 import * as store from './store.ts';
 
@@ -93,6 +95,7 @@ export interface SweepResult {
   unstarted: number;
   hostDown: number;
   leaked: number;
+  moves: number;
 }
 
 /** One pass of every step. */
@@ -102,6 +105,7 @@ export async function sweep(ctx: ConductorContext): Promise<SweepResult> {
     unstarted: await sweepUnstarted(ctx),
     hostDown: await sweepDownHosts(ctx),
     leaked: await sweepLeakedAllocations(ctx),
+    moves: await sweepStuckMoves(ctx, SWEEP_BATCH),
   };
   if (Object.values(result).some((n) => n > 0)) ctx.log.info(result, 'sweep put things right');
   return result;

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../lib/db/index.ts';
 import { isPostgresForeignKeyViolation, isPostgresUniqueViolation } from '../../lib/db/index.ts';
 import { badRequest, conflict, notFound } from '../../lib/errors.ts';
-import { misfit, requested, RESOURCE_CLASSES, type Inventories, type Inventory, type Resources } from './resources.ts';
+import { misfit, requested, RESOURCE_CLASSES, type Inventories, type Inventory, type ResourceClass, type Resources } from './resources.ts';
 import * as store from './store.ts';
 
 /**
@@ -52,6 +52,24 @@ const sameInventory = (a: Inventories, b: Inventories) =>
     const y = b[rc];
     return (!x && !y) || (!!x && !!y && (Object.keys(x) as (keyof Inventory)[]).every((k) => x[k] === y[k]));
   });
+
+/** Throws Placement's errors when `want` does not fit the locked provider beside what others than `consumer` hold. */
+async function assertFits(trx: Knex.Transaction, p: store.ProviderRow, consumer: string, want: [ResourceClass, number][]): Promise<void> {
+  const usage = await store.inventoryUsage(trx, p.id, consumer);
+  for (const [rc, amount] of want) {
+    const u = usage[rc];
+    switch (misfit(u?.inventory, u?.used ?? 0, amount)) {
+      case 'no-inventory':
+        throw conflict(`Unable to allocate inventory: resource provider ${p.uuid} has no inventory of ${rc}.`);
+      case 'unit':
+        throw badRequest(`Unable to allocate inventory: allocation of ${amount} ${rc} on resource provider ${p.uuid} violates min_unit, max_unit, or step_size.`);
+      case 'capacity':
+        throw conflict(
+          `Unable to allocate inventory: Unable to create allocation for '${rc}' on resource provider '${p.uuid}'. The requested amount would exceed the capacity.`,
+        );
+    }
+  }
+}
 
 /**
  * Each statement after the provider lock must see what the previous lock
@@ -142,22 +160,7 @@ export function createPlacement(db: Db, placementOptions: PlacementOptions = {})
       const want = requested(resources);
       if (want.length === 0) throw badRequest('A claim needs at least one resource class with an amount above 0.');
       return onLockedProvider(providerUuid, opts, async (trx, p) => {
-        const usage = await store.inventoryUsage(trx, p.id, consumer);
-        for (const [rc, amount] of want) {
-          const u = usage[rc];
-          switch (misfit(u?.inventory, u?.used ?? 0, amount)) {
-            case 'no-inventory':
-              throw conflict(`Unable to allocate inventory: resource provider ${providerUuid} has no inventory of ${rc}.`);
-            case 'unit':
-              throw badRequest(
-                `Unable to allocate inventory: allocation of ${amount} ${rc} on resource provider ${providerUuid} violates min_unit, max_unit, or step_size.`,
-              );
-            case 'capacity':
-              throw conflict(
-                `Unable to allocate inventory: Unable to create allocation for '${rc}' on resource provider '${providerUuid}'. The requested amount would exceed the capacity.`,
-              );
-          }
-        }
+        await assertFits(trx, p, consumer, want);
         await store.replaceAllocations(trx, p.id, consumer, want);
         if (claimPauseMs > 0) {
           onClaimPause?.(consumer, providerUuid);
@@ -165,6 +168,29 @@ export function createPlacement(db: Db, placementOptions: PlacementOptions = {})
         }
         return bump(trx, p);
       });
+    },
+
+    /**
+     * The claim of a move (Nova's move_allocations then the destination
+     * claim, in one transaction): what `instance` holds (the old flavor on
+     * the source) goes to `migration`, then `resources` (the new flavor) are
+     * claimed for `instance` on `providerUuid` with the capacity checks of
+     * claim. All or nothing: when the destination has no room, the instance
+     * keeps what it held and the migration holds nothing.
+     */
+    async claimMove(instance: string, migration: string, providerUuid: string, resources: Resources): Promise<void> {
+      const want = requested(resources);
+      if (want.length === 0) throw badRequest('A claim needs at least one resource class with an amount above 0.');
+      await db.transaction(async (trx) => {
+        const held = await store.lockProvidersOfConsumers(trx, [instance, migration]);
+        const p = await store.lockProvider(trx, providerUuid);
+        if (!p) throw providerNotFound(providerUuid);
+        await store.deleteAllocations(trx, migration);
+        await store.reassignAllocations(trx, instance, migration);
+        await assertFits(trx, p, instance, want);
+        await store.replaceAllocations(trx, p.id, instance, want);
+        await store.bumpGenerations(trx, [...new Set([...held, p.id])]);
+      }, readCommitted);
     },
 
     /** Frees everything `consumer` holds; returns whether it held anything. */

@@ -2,10 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createBodyValidator, loadSpec } from '../../api/http/validation.ts';
+import { BusRemoteError } from '../../lib/bus/bus.ts';
 import { startCompute, type ComputeHarness, type ProjectUser } from '../support/compute.ts';
 import { addComputeHost, addInstance, claim } from '../support/compute-rows.ts';
 
 const conforms = createBodyValidator(loadSpec('compute'));
+const UPTIME = ' 08:32:11 up 3 days,  2:04,  0 users,  load average: 0.00, 0.01, 0.05';
 
 describe('Nova os-hypervisors', () => {
   let h: ComputeHarness;
@@ -13,8 +15,10 @@ describe('Nova os-hypervisors', () => {
   let up: { id: number; uuid: string; serviceId: number; serviceUuid: string };
   let down: { id: number; uuid: string };
   let servers: string[];
+  let uptimeAnswer: string | Error = UPTIME;
   before(async () => {
     h = await startCompute();
+    await h.bus.serveCompute('hv-a', { uptime: () => uptimeAnswer });
     alice = await h.projectToken();
     const db = h.identity.database.db;
     const config = h.identity.config;
@@ -89,7 +93,9 @@ describe('Nova os-hypervisors', () => {
     const at288 = (await get('os-hypervisors/detail', '2.88')).body;
     conforms('HypervisorList', at288);
     assert.deepEqual(Object.keys(at288.hypervisors[0]).sort(), ['host_ip', 'hypervisor_hostname', 'hypervisor_type', 'hypervisor_version', 'id', 'service', 'state', 'status', 'uptime']);
-    assert.equal(at288.hypervisors[0].uptime, null);
+    assert.equal(at288.hypervisors[0].uptime, UPTIME);
+    assert.equal(at288.hypervisors[1].uptime, null, 'the down host is not asked');
+    assert.equal((await get(`os-hypervisors/${up.uuid}`, '2.88')).body.hypervisor.uptime, UPTIME);
   });
 
   test('show by integer id before 2.53 (anything else is a 404), by uuid from 2.53 (anything else a 400), with_servers', async () => {
@@ -181,11 +187,21 @@ describe('Nova os-hypervisors', () => {
     assert.equal((await get('os-hypervisors/statistics', '2.88')).status, 404);
   });
 
-  test('uptime (before 2.88): a down host is a 400; an up one a 501, the agents not reporting it', async () => {
+  test('uptime (before 2.88): the agent\'s answer; a down host is a 400; a driver that cannot tell a 501', async () => {
+    const shown = await get(`os-hypervisors/${up.id}/uptime`);
+    assert.equal(shown.status, 200);
+    conforms('HypervisorResponse', shown.body);
+    assert.deepEqual(shown.body.hypervisor, { id: up.id, hypervisor_hostname: 'hv-a', state: 'up', status: 'enabled', uptime: UPTIME });
     const downHost = await get(`os-hypervisors/${down.id}/uptime`);
     assert.deepEqual(downHost.body, { badRequest: { code: 400, message: 'Compute service of hv-b is unavailable at this time.' } });
-    assert.equal((await get(`os-hypervisors/${up.id}/uptime`)).status, 501);
-    assert.equal((await get(`os-hypervisors/${up.uuid}/uptime`, '2.53')).status, 501);
+    assert.equal((await get(`os-hypervisors/${up.uuid}/uptime`, '2.53')).body.hypervisor.uptime, UPTIME);
+    // A driver that cannot tell.
+    uptimeAnswer = new BusRemoteError('get_host_uptime is not supported by this compute driver.', 'NotSupported');
+    try {
+      assert.equal((await get(`os-hypervisors/${up.id}/uptime`)).status, 501);
+    } finally {
+      uptimeAnswer = UPTIME;
+    }
     assert.equal((await get('os-hypervisors/abc/uptime')).status, 404);
     assert.equal((await get(`os-hypervisors/${up.id}/uptime`, '2.53')).status, 400);
     assert.equal((await get(`os-hypervisors/${up.uuid}/uptime`, '2.88')).status, 404);

@@ -200,7 +200,7 @@ describe('Nova server actions', () => {
     assert.equal((await act(paused, { rebuild: { imageRef: image } })).body.conflictingRequest.message, `Cannot 'rebuild' instance ${paused} while it is in vm_state paused`);
   });
 
-  test('createImage: a queued image of the caller\'s project with the server\'s properties; image_id from 2.45, Location before', async () => {
+  test('createImage: a queued image of the caller\'s project with the server\'s properties, task_state image_snapshot, snapshot_instance cast; image_id from 2.45, Location before', async () => {
     const id = await server();
     const r = await act(id, { createImage: { name: 'snap', metadata: { purpose: 'backup' } } }, { version: '2.45' });
     assert.equal(r.status, 202);
@@ -218,12 +218,26 @@ describe('Nova server actions', () => {
     assert.equal(img.properties.base_image_ref, image);
     assert.equal(img.properties.purpose, 'backup');
     assert.equal(img.properties.user_id, alice.userId);
+    assert.equal(img.disk_format, 'qcow2');
+    assert.equal(img.container_format, 'bare');
     assert.ok(await db()('instance_actions').where({ instance_uuid: id, action: 'createImage' }).first());
+    assert.equal((await row(id)).task_state, 'image_snapshot');
+    const cast = await castFor('snapshot_instance', id);
+    assert.equal(cast.args.image.image_id, img.id);
+    assert.match(cast.args.image.url, new RegExp(`/v2/images/${img.id}/file$`));
+    assert.equal(h.identity.tokens.verify(cast.args.image.token).user_id, alice.userId);
+    assert.equal(cast.args.request_id, r.headers['x-openstack-request-id']);
+    // One snapshot at a time: the second finds the task and creates no image.
+    const images = (await db()('images').count({ n: '*' }))[0].n;
+    assert.equal((await act(id, { createImage: { name: 'snap-busy' } })).body.conflictingRequest.message, `Cannot 'createImage' instance ${id} while it is in task_state image_snapshot`);
+    assert.equal((await db()('images').count({ n: '*' }))[0].n, images);
+    await placeServer(db(), id, 'node-1');
 
     const old = await act(id, { createImage: { name: 'snap-2' } });
     assert.equal(old.status, 202);
     assert.match(old.headers.location, /\/images\/[0-9a-f-]{36}$/);
     assert.equal((await act(id, { createImage: {} })).status, 400);
+    await placeServer(db(), id, 'node-1');
     // An admin's snapshot of someone's server is shared with the server's project.
     const byAdmin = await act(id, { createImage: { name: 'admin-snap' } }, { token: h.adminToken, version: '2.45' });
     const shared = await db()('images').where({ id: byAdmin.body.image_id }).first();
@@ -233,12 +247,8 @@ describe('Nova server actions', () => {
     assert.equal((await act(building, { createImage: { name: 'x' } })).status, 409);
   });
 
-  test('resize is not supported yet (400); confirmResize and revertResize are 409s, as no server is resized', async () => {
+  test('restore: 409, as no server is ever soft-deleted', async () => {
     const id = await server();
-    assert.deepEqual((await act(id, { resize: { flavorRef: '1' } })).body, { badRequest: { code: 400, message: 'Resizing a server is not supported yet.' } });
-    assert.equal((await act(id, { resize: {} })).status, 400);
-    assert.equal((await act(id, { confirmResize: null })).body.conflictingRequest.message, `Cannot 'confirmResize' instance ${id} while it is in vm_state active`);
-    assert.equal((await act(id, { revertResize: null })).status, 409);
     assert.equal((await act(id, { restore: null })).status, 409);
   });
 

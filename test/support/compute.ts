@@ -42,16 +42,17 @@ export interface BusRecorder {
   on(topic: string, method?: string): Recorded[];
   /** Waits (up to 2 s) until `topic` has received a message of `method` (whose args `match`, when given); returns the latest such. */
   waitFor(topic: string, method: string, match?: (args: any) => boolean): Promise<Recorded>;
-  /** Serves compute.<host>: records each cast; get_console_output answers `consoleOutput` (or throws it, if an Error). */
-  serveCompute(host: string, opts?: { consoleOutput?: string | Error }): Promise<void>;
+  /** Serves compute.<host>: records each cast; get_console_output answers `consoleOutput`, get_host_uptime `uptime` (or throws it, if an Error). */
+  serveCompute(host: string, opts?: { consoleOutput?: string | Error; uptime?: string | Error | (() => string | Error) }): Promise<void>;
   clear(): void;
 }
 
 const COMPUTE_CASTS: (keyof ComputeCasts)[] = [
   'build_and_run_instance', 'reboot_instance', 'stop_instance', 'start_instance', 'pause_instance', 'unpause_instance', 'suspend_instance',
-  'resume_instance', 'rebuild_instance', 'terminate_instance',
+  'resume_instance', 'rebuild_instance', 'terminate_instance', 'snapshot_instance', 'resize_instance', 'finish_resize', 'confirm_resize',
+  'revert_resize', 'finish_revert_resize',
 ];
-const SCHEDULER_CASTS: (keyof SchedulerCasts)[] = ['build_instances'];
+const SCHEDULER_CASTS: (keyof SchedulerCasts)[] = ['build_instances', 'resize_instance'];
 
 async function startRecorder(bus: IdentityHarness['bus'], serveScheduler: boolean): Promise<BusRecorder> {
   const messages: Recorded[] = [];
@@ -86,7 +87,12 @@ async function startRecorder(bus: IdentityHarness['bus'], serveScheduler: boolea
         if (opts.consoleOutput instanceof Error) throw opts.consoleOutput;
         return opts.consoleOutput ?? '';
       };
-      const calls: Record<keyof ComputeCalls, Handler> = { get_console_output: consoleOutput };
+      const uptime: Handler = () => {
+        const answer = typeof opts.uptime === 'function' ? opts.uptime() : opts.uptime;
+        if (answer instanceof Error) throw answer;
+        return answer ?? ' 10:00:00 up 1 min,  0 users,  load average: 0.00, 0.00, 0.00';
+      };
+      const calls: Record<keyof ComputeCalls, Handler> = { get_console_output: consoleOutput, get_host_uptime: uptime };
       await bus.serve(topic, handlers(topic, COMPUTE_CASTS, calls));
     },
     clear() {
@@ -147,18 +153,7 @@ export async function startCompute(
   const db = identity.database.db;
   const { admin } = identity;
 
-  const userToken = async (projectId: string, roles = ['member', 'reader']): Promise<ProjectUser> => {
-    const userId = newId();
-    const { token } = await identity.tokens.issue({
-      user_id: userId,
-      user_domain_id: admin.domainId,
-      methods: ['password'],
-      scope: { type: 'project', project_id: projectId, domain_id: admin.domainId },
-      roles: roles.map((name) => ({ id: admin.roleIds[name], name })),
-      expires_at: new Date(Date.now() + 3600_000),
-    });
-    return { projectId, userId, token };
-  };
+  const userToken = (projectId: string, roles = ['member', 'reader']) => issueUserToken(identity, newId(), projectId, roles);
 
   return {
     identity,
@@ -187,6 +182,20 @@ export async function startCompute(
       await identity.close();
     },
   };
+}
+
+/** A token for `userId` on the project (of the admin's domain) with the roles named, for an hour. */
+export async function issueUserToken(identity: IdentityHarness, userId: string, projectId: string, roles: string[]): Promise<ProjectUser> {
+  const { admin } = identity;
+  const { token } = await identity.tokens.issue({
+    user_id: userId,
+    user_domain_id: admin.domainId,
+    methods: ['password'],
+    scope: { type: 'project', project_id: projectId, domain_id: admin.domainId },
+    roles: roles.map((name) => ({ id: admin.roleIds[name], name })),
+    expires_at: new Date(Date.now() + 3600_000),
+  });
+  return { projectId, userId, token };
 }
 
 /** An image row as the image API would have it (active and public unless said otherwise); returns its id. */

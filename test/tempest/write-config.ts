@@ -135,7 +135,8 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       personality: false,
       change_password: false,
       console_output: true,
-      resize: false,
+      // resize and confirm/revert run on the all-in-one's one host (compute.allow_resize_to_same_host).
+      resize: true,
       pause: true,
       shelve: false,
       suspend: true,
@@ -148,7 +149,7 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       rescue: false,
       enable_instance_password: true,
       interface_attach: false,
-      snapshot: false,
+      snapshot: true,
       attach_encrypted_volume: false,
       config_drive: false,
       disk_config: true,

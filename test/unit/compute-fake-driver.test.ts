@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DriverError, InstanceInvalidState, InstanceNotFound, emptyBlockDeviceInfo, tailLines, versionToInt, type LifecycleEvent } from '../../compute-driver/driver.ts';
-import { FakeDriver, FakeFailure } from '../../compute-driver/drivers/fake/index.ts';
+import { FakeDriver, FakeFailure, uptimeLine } from '../../compute-driver/drivers/fake/index.ts';
 import { sampleImage, sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
 import { KeyedSerializer } from '../../compute-driver/agent/serializer.ts';
 import { PowerState } from '../../compute-driver/states.ts';
@@ -175,5 +175,35 @@ describe('instance lock (KeyedSerializer)', () => {
       ['a1+', 'a1-', 'a2+', 'a2-'],
     );
     assert.ok(log.indexOf('b1-') < log.indexOf('a1-'), 'b ran while a1 did');
+  });
+});
+
+describe('fake driver: uptime and resize', () => {
+  test('uptime prints as `uptime` does', async () => {
+    const at = new Date(2030, 0, 1, 8, 32, 11);
+    assert.equal(uptimeLine(at, (3 * 1440 + 2 * 60 + 4) * 60_000), ' 08:32:11 up 3 days,  2:04,  0 users,  load average: 0.00, 0.00, 0.00');
+    assert.equal(uptimeLine(at, 5 * 60_000), ' 08:32:11 up 5 min,  0 users,  load average: 0.00, 0.00, 0.00');
+    assert.match(await new FakeDriver().getHostUptime(), /^ \d\d:\d\d:\d\d up 0 min, {2}0 users, {2}load average/);
+  });
+
+  test('a resize keeps the guest aside until confirmed; a smaller root disk is refused with the guest untouched', async () => {
+    const d = new FakeDriver();
+    const base = sampleInstance({});
+    const spec = { ...base, flavor: { ...base.flavor, root_gb: 10 } };
+    const image = sampleImage;
+    await d.spawn(spec, image, [], emptyBlockDeviceInfo());
+    const move = (root: number) => ({
+      uuid: 'm', migration_type: 'resize' as const, source_compute: 'h', source_node: 'h', dest_compute: 'h', dest_node: 'h',
+      old_flavor: spec.flavor, new_flavor: { ...spec.flavor, root_gb: root }, old_vm_state: 'active',
+    });
+    await assert.rejects(d.migrateDiskAndPowerOff(spec, move(5)), /Unable to resize disk down/);
+    assert.equal((await d.getInfo(spec)).powerState, PowerState.RUNNING);
+    await d.migrateDiskAndPowerOff(spec, move(20));
+    assert.equal(d.keptAside(spec.uuid), true);
+    await assert.rejects(d.getInfo(spec), InstanceNotFound);
+    await d.finishMigration({ ...spec, flavor: move(20).new_flavor }, move(20), '{}', image, [], emptyBlockDeviceInfo(), true, true);
+    assert.equal((await d.getInfo(spec)).powerState, PowerState.RUNNING);
+    await d.confirmMigration(spec);
+    assert.equal(d.keptAside(spec.uuid), false);
   });
 });

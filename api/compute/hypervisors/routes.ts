@@ -62,7 +62,8 @@ export function registerHypervisorRoutes(app: FastifyInstance, ctx: ComputeConte
     } else if (paged) {
       Object.assign(opts, pageOf(request, maxLimit()));
     }
-    const rows = await hypervisors.listHypervisors(ctx, caller, opts);
+    let rows = await hypervisors.listHypervisors(ctx, caller, opts);
+    if (detail && request.microversion.atLeast(NO_FIGURES_MICROVERSION)) rows = await hypervisors.withUptimes(ctx, rows);
     const views = rows.map((h) => hypervisorView(request, h, { detail, withServers: opts.withServers }));
     const body: Record<string, unknown> = { hypervisors: views };
     if (paged && opts.pattern === undefined) {
@@ -87,13 +88,15 @@ export function registerHypervisorRoutes(app: FastifyInstance, ctx: ComputeConte
       onlyKnownQuery(request, ['with_servers']);
       withServers = withServersOf(request);
     }
-    const h = await hypervisors.showHypervisor(ctx, caller, request.params.id, uuidIds(request), withServers);
+    let h = await hypervisors.showHypervisor(ctx, caller, request.params.id, uuidIds(request), withServers);
+    if (request.microversion.atLeast(NO_FIGURES_MICROVERSION)) [h] = await hypervisors.withUptimes(ctx, [h]);
     return { hypervisor: hypervisorView(request, h, { detail: true, withServers }) };
   });
 
   app.get<{ Params: IdParams }>('/os-hypervisors/:id/uptime', async (request) => {
     beforeFiguresRemoved(request);
-    return hypervisors.hypervisorUptime(ctx, callerOf(request, ctx), request.params.id, uuidIds(request));
+    const h = await hypervisors.hypervisorUptime(ctx, callerOf(request, ctx), request.params.id, uuidIds(request));
+    return { hypervisor: { ...hypervisorView(request, h, { detail: false }), uptime: h.uptime } };
   });
 
   // Before 2.53: search by hostname pattern on the path, with or without the servers.

@@ -1,4 +1,6 @@
 import type { components } from '../../../spec/compute.d.ts';
+import { computeClient } from '../../../compute-driver/rpc.ts';
+import { BusRemoteError, BusTimeoutError } from '../../../lib/bus/bus.ts';
 import { badRequest, notFound, notImplemented } from '../../../lib/errors.ts';
 import type { ComputeNodeRow, ComputeServiceRow } from '../../../scheduler/compute-nodes/store.ts';
 import { allInventories, allUsages } from '../../../scheduler/placement/store.ts';
@@ -29,6 +31,8 @@ export interface Hypervisor {
   currentWorkload: number;
   /** The instances on the node's host, when asked for (with_servers). */
   servers?: HostedInstance[];
+  /** The host's uptime as its agent tells it (2.88 detail), null when it cannot. */
+  uptime?: string | null;
 }
 
 /** How a call names a node: its integer id before 2.53, its uuid from 2.53. */
@@ -142,18 +146,34 @@ export async function showHypervisor(ctx: ComputeContext, caller: ComputeCaller,
   return oneHypervisor(ctx, id, nodeRef(id, uuidIds), withServers);
 }
 
+/** How long the API waits for an agent's uptime. */
+const UPTIME_TIMEOUT_MS = 5_000;
+
+/** The uptime the agent of the node's host tells (Nova's get_host_uptime); throws the bus's errors. */
+const askUptime = (ctx: ComputeContext, h: Hypervisor) => computeClient(ctx.bus, h.node.host).call('get_host_uptime', {}, { timeoutMs: UPTIME_TIMEOUT_MS });
+
 /**
- * GET /os-hypervisors/{id}/uptime (before 2.88): Nova asks the host's
- * driver (`uptime` on a libvirt host). A host whose service is down is a 400
- * as in Nova; an up one is a 501 ("not supported", what Nova answers for a
- * driver without get_host_uptime), since the compute RPC contract
- * (compute-driver/rpc.ts) has no call that reports a host's uptime.
+ * GET /os-hypervisors/{id}/uptime (before 2.88): the host's agent asked
+ * (`uptime` as the host prints it). A host whose service is down, or whose
+ * agent does not answer, is Nova's 400; a driver that cannot tell is a 501.
  */
-export async function hypervisorUptime(ctx: ComputeContext, caller: ComputeCaller, id: string, uuidIds: boolean): Promise<never> {
+export async function hypervisorUptime(ctx: ComputeContext, caller: ComputeCaller, id: string, uuidIds: boolean): Promise<Hypervisor> {
   authorizeCompute(ctx, caller, 'os_compute_api:os-hypervisors:uptime', {});
   const hypervisor = await oneHypervisor(ctx, id, nodeRef(id, uuidIds), false);
-  if (!hypervisor.up) throw badRequest(`Compute service of ${hypervisor.node.host} is unavailable at this time.`);
-  throw notImplemented('The requested functionality is not supported.');
+  const unavailable = () => badRequest(`Compute service of ${hypervisor.node.host} is unavailable at this time.`);
+  if (!hypervisor.up) throw unavailable();
+  try {
+    return { ...hypervisor, uptime: await askUptime(ctx, hypervisor) };
+  } catch (e) {
+    if (e instanceof BusRemoteError && e.remoteName === 'NotSupported') throw notImplemented('The requested functionality is not supported.');
+    if (e instanceof BusTimeoutError) throw unavailable();
+    throw e;
+  }
+}
+
+/** The 2.88 detail's uptime of each hypervisor: asked of the agents of the up ones at once, null where none answers. */
+export async function withUptimes(ctx: ComputeContext, hypervisors: Hypervisor[]): Promise<Hypervisor[]> {
+  return Promise.all(hypervisors.map(async (h) => ({ ...h, uptime: h.up ? await askUptime(ctx, h).catch(() => null) : null })));
 }
 
 /** Nova's hypervisor_statistics. */

@@ -46,8 +46,8 @@ export function hypervisorView(request: FastifyRequest, h: Hypervisor, opts: Vie
         cpu_info: v.atLeast('2.28') ? node.cpu_info : JSON.stringify(node.cpu_info),
       });
     } else {
-      // The host's uptime is not known to the API (see hypervisorUptime): null, as Nova shows it for such a host.
-      out.uptime = null;
+      // Asked of the host's agent (withUptimes); null when it did not tell, as Nova shows it for such a host.
+      out.uptime = h.uptime ?? null;
     }
   }
   if (h.servers?.length) out.servers = h.servers.map((s) => ({ name: s.display_name, uuid: s.uuid }));

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from '../../../lib/errors.ts';
 import { callerOf } from '../caller.ts';
 import type { ComputeContext } from '../context.ts';
-import { imageLocation } from '../server-actions/snapshot.ts';
+import { imageServiceUrl } from '../server-actions/snapshot.ts';
 import { collectionLinks, lastValue, pageOf, queryOf } from '../query.ts';
 import { versionNotFound } from '../services/state.ts';
 import * as images from './service.ts';
@@ -22,7 +22,7 @@ export function registerImageProxyRoutes(app: FastifyInstance, ctx: ComputeConte
     return callerOf(request, ctx);
   };
   /** Where Glance serves images, for the alternate links: the catalog's image endpoint. */
-  const glanceImages = async (request: FastifyRequest) => (await imageLocation(ctx, `${request.protocol}://${request.hostname}:${ctx.config['image.port']}`, '')).replace(/\/$/, '');
+  const glanceImages = async (request: FastifyRequest) => `${await imageServiceUrl(ctx, `${request.protocol}://${request.hostname}:${ctx.config['image.port']}`)}/images`;
   const query = (request: FastifyRequest) => Object.fromEntries(Object.keys(queryOf(request)).map((k) => [k, lastValue(queryOf(request), k)]));
 
   for (const detail of [false, true]) {

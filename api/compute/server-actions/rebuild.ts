@@ -14,6 +14,7 @@ import { assertNotLocked, assertState, invalidState, serverTarget } from '../ser
 import { assertImageFitsFlavor, imageMetaOf, visibleImage } from '../servers/image.ts';
 import * as store from '../servers/store.ts';
 import type { InstanceRow } from '../servers/store.ts';
+import { callerAgentToken } from './agent-token.ts';
 import { notReady } from './service.ts';
 import { canonicalIpv6 } from '../servers/access-ip.ts';
 
@@ -47,8 +48,8 @@ export interface Rebuilt {
  * (2.90) given. Checks as create does for the image; the server must be
  * active, stopped or in error with no task, and not locked (but for
  * admins). task_state becomes rebuilding; the `rebuild` action is recorded
- * and rebuild_instance cast to the host, with the caller's token for the
- * agent to download the image.
+ * and rebuild_instance cast to the host, with a token for the agent to
+ * download the image as the caller (agent-token.ts).
  */
 export async function rebuildServer(
   ctx: ComputeContext,
@@ -124,7 +125,7 @@ export async function rebuildServer(
   await computeClient(ctx.bus, updated.host!).cast('rebuild_instance', {
     request_id: requestId,
     instance: { ...instanceSpecOf(asConductorRow), vm_state: updated.vm_state as VmState, task_state: updated.task_state as TaskState | null },
-    image: messageImageMeta(asConductorRow, await imageEndpoint(ctx.db), caller.auth.token),
+    image: messageImageMeta(asConductorRow, await imageEndpoint(ctx.db), await callerAgentToken(ctx, caller)),
     orig_image_ref: origImageRef,
     network_info: [],
     block_device_info: blockDeviceInfoOf(flavorOf(asConductorRow)),

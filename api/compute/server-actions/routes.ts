@@ -12,13 +12,13 @@ import {
   lockServer,
   rebootAction,
   resetState,
-  resizeChecks,
   restoreServer,
   runTaskAction,
   TASK_ACTIONS,
   unlockServer,
 } from './service.ts';
-import { createServerImage, imageLocation } from './snapshot.ts';
+import { confirmResize, moveServer, revertResize } from './resize.ts';
+import { createServerImage, imageLocation, imageServiceUrl } from './snapshot.ts';
 
 type IdParams = { server_id: string };
 
@@ -93,22 +93,30 @@ export function registerServerActionRoutes(app: FastifyInstance, ctx: ComputeCon
     },
     createImage: async (a) => {
       validate('ServerCreateImageRequest')(a);
-      const image = await createServerImage(ctx, a.caller, await a.server(), a.body.createImage, a.request.microversion, a.request.id);
+      const imageBase = await imageServiceUrl(ctx, `${a.request.protocol}://${a.request.hostname}:${ctx.config['image.port']}`);
+      const image = await createServerImage(ctx, a.caller, await a.server(), a.body.createImage, a.request.microversion, a.request.id, imageBase);
       if (a.request.microversion.atLeast('2.45')) return a.reply.code(202).send({ image_id: image.id });
-      const fallback = `${a.request.protocol}://${a.request.hostname}:${ctx.config['image.port']}`;
-      a.reply.header('location', await imageLocation(ctx, fallback, image.id));
+      a.reply.header('location', imageLocation(imageBase, image.id));
       return a.reply.code(202).send();
     },
-    resize: async (a) => {
+    resize: accepted(async (a) => {
       validate('ServerResizeRequest')(a);
-      resizeChecks(ctx, a.caller, await a.server(), 'resize');
-      throw badRequest('Resizing a server is not supported yet.');
-    },
+      const { flavorRef, 'OS-DCF:diskConfig': diskConfig } = a.body.resize;
+      await moveServer(ctx, a.caller, await a.server(), String(flavorRef), diskConfig, a.request.id);
+    }),
+    migrate: accepted(async (a) => {
+      const body = a.body.migrate;
+      if (body !== null && (typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'host'))) {
+        throw badRequest("Invalid input for field/attribute migrate. Value: must be null or an object with 'host'");
+      }
+      if (body?.host) throw badRequest('Migrating to a requested host is not supported.');
+      await moveServer(ctx, a.caller, await a.server(), null, undefined, a.request.id);
+    }),
     confirmResize: async (a) => {
-      resizeChecks(ctx, a.caller, await a.server(), 'confirmResize');
+      await confirmResize(ctx, a.caller, await a.server(), a.request.id);
       return a.reply.code(204).send();
     },
-    revertResize: accepted(async (a) => resizeChecks(ctx, a.caller, await a.server(), 'revertResize')),
+    revertResize: accepted(async (a) => revertResize(ctx, a.caller, await a.server(), a.request.id)),
     forceDelete: accepted(async (a) => deleteServer(ctx, a.caller, await a.server(), 'os_compute_api:os-deferred-delete:force', a.request.id)),
     restore: accepted(async (a) => restoreServer(ctx, a.caller, await a.server())),
   };

@@ -205,16 +205,3 @@ export function restoreServer(ctx: ComputeContext, caller: ComputeCaller, row: I
   assertNotLocked(caller, row);
   assertState('restore', row, { vmStates: ['soft-delete'] });
 }
-
-/**
- * resize, confirmResize, revertResize: the policy, lock and state checks
- * Nova makes; resizing itself needs the agents' migration support, so a
- * resize that passes them is a 400 for now. No server is ever `resized`,
- * so confirming or reverting is Nova's 409 for the vm_state.
- */
-export function resizeChecks(ctx: ComputeContext, caller: ComputeCaller, row: InstanceRow, action: 'resize' | 'confirmResize' | 'revertResize'): void {
-  const policy = { resize: 'resize', confirmResize: 'confirm_resize', revertResize: 'revert_resize' }[action];
-  authorizeCompute(ctx, caller, `os_compute_api:servers:${policy}`, action === 'resize' ? serverTarget(row) : { project_id: row.project_id });
-  assertNotLocked(caller, row);
-  assertState(action, row, { vmStates: action === 'resize' ? ['active', 'stopped'] : ['resized'] });
-}

@@ -102,7 +102,7 @@ const idFromHref = (href: string) => {
 const toInt = (v: number | string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
 
 /** The flavor as the instance keeps it (Nova's object field names). */
-async function flavorCopy(ctx: ComputeContext, f: FlavorRow): Promise<StoredFlavor> {
+export async function flavorCopy(ctx: ComputeContext, f: FlavorRow): Promise<StoredFlavor> {
   return {
     flavorid: f.flavorid,
     name: f.name,

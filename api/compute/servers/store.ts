@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Flavor } from '../../../compute-driver/rpc.ts';
 import type { Db } from '../../../lib/db/index.ts';
+import { BEFORE_FINISH } from '../../../scheduler/conductor/migration-store.ts';
 
 /**
  * The instances table as the servers API reads and writes it
@@ -154,7 +155,12 @@ export async function lockProjectQuota(trx: Knex.Transaction, projectId: string)
   await trx('compute_quota_locks').where({ project_id: projectId }).forUpdate().first();
 }
 
-/** What a project's (or one user's) live instances use: their count, vCPUs and MB of RAM. */
+/**
+ * What a project's (or one user's) live instances use: their count, vCPUs
+ * and MB of RAM, counting a resize that grows at its new size from the
+ * moment the API accepted it (its migration before finished; after, the
+ * instance row has the new flavor).
+ */
 export async function instanceUsage(db: Conn, projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
   const q = instances(db).where({ project_id: projectId }).whereNull('deleted_at');
   if (userId !== undefined) q.where({ user_id: userId });
@@ -163,7 +169,16 @@ export async function instanceUsage(db: Conn, projectId: string, userId?: string
     cores: string | number;
     ram: string | number;
   }[];
-  return { instances: Number(r.n), cores: Number(r.cores), ram: Number(r.ram) };
+  const growing = db('migrations as m')
+    .join('instances as i', 'i.uuid', 'm.instance_uuid')
+    .where('i.project_id', projectId)
+    .whereNull('i.deleted_at')
+    .whereIn('m.status', [...BEFORE_FINISH]);
+  if (userId !== undefined) growing.where('i.user_id', userId);
+  const [g] = (await growing.select(
+    db.raw('coalesce(sum(greatest(m.new_vcpus - m.old_vcpus, 0)), 0) as cores, coalesce(sum(greatest(m.new_memory_mb - m.old_memory_mb, 0)), 0) as ram'),
+  )) as unknown as { cores: string | number; ram: string | number }[];
+  return { instances: Number(r.n), cores: Number(r.cores) + Number(g.cores), ram: Number(r.ram) + Number(g.ram) };
 }
 
 /** Puts an instance in a server group. */

@@ -12,7 +12,12 @@
  * - The instance metadata `fake_fail` names operations that fail for that
  *   instance, comma-separated: spawn (a failure another host might not have),
  *   spawn_abort (one it would have too: no reschedule), reboot, power_off,
- *   power_on, pause, unpause, suspend, resume, destroy, console.
+ *   power_on, pause, unpause, suspend, resume, destroy, console, snapshot,
+ *   migrate (migrateDiskAndPowerOff), finish_migration, confirm_migration,
+ *   finish_revert_migration.
+ *
+ * A snapshot uploads a small fake disk: a qcow2 header saying the guest's
+ * disk size, then the guest's name.
  *
  * Test hooks change a guest as if from inside: setPowerState (shut down,
  * crash…), vanish (the guest is gone), addGuest (a guest nobody asked for).
@@ -34,10 +39,13 @@ import {
   type InstanceRef,
   type InstanceSpec,
   type LifecycleEvent,
+  type MigrationInfo,
   type NetworkInfo,
   type RebootType,
+  type SnapshotTarget,
   type SpawnOptions,
 } from '../../driver.ts';
+import { uploadImageData } from '../../image-service.ts';
 import { PowerState } from '../../states.ts';
 
 export interface FakeDriverOptions {
@@ -68,6 +76,7 @@ interface FakeGuest {
   powerState: PowerState;
   vcpus: number;
   memoryMb: number;
+  rootGb: number;
   diskGb: number;
   failures: Set<string>;
   console: string[];
@@ -81,6 +90,27 @@ const failuresOf = (metadata: Record<string, string> | undefined) =>
       .filter(Boolean),
   );
 
+/** The line `uptime` prints at `now` for a host up `upMs`: " 08:32:11 up 3 days,  2:04,  0 users,  load average: 0.00, 0.00, 0.00". */
+export function uptimeLine(now: Date, upMs: number): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const minutes = Math.floor(upMs / 60_000);
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const clock = hours > 0 ? `${String(hours).padStart(2, ' ')}:${two(minutes % 60)}` : `${minutes % 60} min`;
+  const up = days > 0 ? `${days} day${days === 1 ? '' : 's'}, ${clock}` : clock;
+  return ` ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())} up ${up},  0 users,  load average: 0.00, 0.00, 0.00`;
+}
+
+/** A guest's disk as the fake driver snapshots it: a qcow2 header (magic, version 3, the virtual size) and the guest's name. */
+export function fakeDisk(g: { ref: InstanceRef; diskGb: number }): Buffer {
+  const disk = Buffer.alloc(512);
+  disk.writeUInt32BE(0x514649fb, 0);
+  disk.writeUInt32BE(3, 4);
+  disk.writeBigUInt64BE(BigInt(g.diskGb) * 1024n ** 3n, 24);
+  disk.write(g.ref.name, 64, 'utf8');
+  return disk;
+}
+
 export class FakeDriver implements ComputeDriver {
   readonly type = 'fake';
   readonly capabilities: DriverCapabilities = {
@@ -92,8 +122,11 @@ export class FakeDriver implements ComputeDriver {
   };
 
   private readonly guests = new Map<string, FakeGuest>();
+  /** Guests moved away (resize, migration), kept until the move is confirmed or reverted. */
+  private readonly aside = new Map<string, FakeGuest>();
   private readonly opts: Required<FakeDriverOptions>;
   private host = 'fake-host';
+  private readonly startedAt = Date.now();
   private listener: ((event: LifecycleEvent) => void) | null = null;
 
   constructor(opts: FakeDriverOptions = {}) {
@@ -130,23 +163,66 @@ export class FakeDriver implements ComputeDriver {
     if (ms > 0) await sleep(ms);
     if (failures.has('spawn_abort')) throw new FakeFailure('spawn_abort', instance.uuid, false);
     if (failures.has('spawn') || (this.opts.failRate > 0 && this.opts.random() < this.opts.failRate)) throw new FakeFailure('spawn', instance.uuid);
+    this.create(instance, opts.powerOn ?? true, `[fake] ${instance.name} (${instance.uuid}) created from image ${image.id} with ${networkInfo.length} interface(s)`);
+  }
+
+  /** A new guest with the instance's flavor, running or shut down. */
+  private create(instance: InstanceSpec, powerOn: boolean, firstLine: string): void {
     if (this.guests.has(instance.uuid)) throw new DriverError(`Instance ${instance.uuid} already exists on ${this.host}.`, { code: 409, name: 'InstanceExists' });
     const { vcpus, memory_mb, root_gb, ephemeral_gb, swap } = instance.flavor;
-    const diskGb = root_gb + ephemeral_gb + Math.ceil(swap / 1024);
-    const powerOn = opts.powerOn ?? true;
     this.guests.set(instance.uuid, {
       ref: { uuid: instance.uuid, name: instance.name },
       hostname: instance.hostname,
       powerState: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN,
       vcpus,
       memoryMb: memory_mb,
-      diskGb,
-      failures,
-      console: [
-        `[fake] ${instance.name} (${instance.uuid}) created from image ${image.id} with ${networkInfo.length} interface(s)`,
-        ...(powerOn ? this.bootLines(instance.hostname) : []),
-      ],
+      rootGb: root_gb,
+      diskGb: root_gb + ephemeral_gb + Math.ceil(swap / 1024),
+      failures: failuresOf(instance.metadata),
+      console: [firstLine, ...(powerOn ? this.bootLines(instance.hostname) : [])],
     });
+  }
+
+  // ─── resize and cold migration: the source keeps the guest aside until confirm or revert ───
+
+  async migrateDiskAndPowerOff(instance: InstanceSpec, migration: MigrationInfo): Promise<string> {
+    const g = this.guest(instance);
+    await this.act(g, 'migrate');
+    if (migration.new_flavor.root_gb < g.rootGb) throw new DriverError('Unable to resize disk down.', { code: 400, reschedule: false, name: 'ResizeError' });
+    g.powerState = PowerState.SHUTDOWN;
+    g.console.push(`[fake] powered off to move to ${migration.dest_compute}`);
+    this.guests.delete(instance.uuid);
+    this.aside.set(instance.uuid, g);
+    return JSON.stringify({ source: this.host, disk_gb: g.diskGb });
+  }
+
+  async finishMigration(instance: InstanceSpec, migration: MigrationInfo, _diskInfo: string, _image: ImageMeta, _ni: NetworkInfo, _bdi: BlockDeviceInfo, _resize: boolean, powerOn: boolean): Promise<void> {
+    if (this.opts.actionMs > 0) await sleep(this.opts.actionMs);
+    if (failuresOf(instance.metadata).has('finish_migration')) throw new FakeFailure('finish_migration', instance.uuid);
+    this.create(instance, powerOn, `[fake] ${instance.name} (${instance.uuid}) moved from ${migration.source_compute} with flavor ${instance.flavor.name}`);
+  }
+
+  async confirmMigration(instance: InstanceRef): Promise<void> {
+    const g = this.aside.get(instance.uuid);
+    if (!g) return;
+    await this.act(g, 'confirm_migration');
+    this.aside.delete(instance.uuid);
+  }
+
+  async finishRevertMigration(instance: InstanceSpec, _migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, powerOn: boolean): Promise<void> {
+    const g = this.aside.get(instance.uuid);
+    if (!g) throw new InstanceNotFound(instance.uuid);
+    await this.act(g, 'finish_revert_migration');
+    if (this.guests.has(instance.uuid)) throw new DriverError(`Instance ${instance.uuid} already exists on ${this.host}.`, { code: 409, name: 'InstanceExists' });
+    this.aside.delete(instance.uuid);
+    this.guests.set(instance.uuid, g);
+    g.powerState = powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN;
+    g.console.push('[fake] resize reverted', ...(powerOn ? this.bootLines(g.hostname) : []));
+  }
+
+  /** Whether the guest's old self is kept aside for a revert (test hook). */
+  keptAside(uuid: string): boolean {
+    return this.aside.has(uuid);
   }
 
   async destroy(instance: InstanceRef): Promise<void> {
@@ -193,6 +269,15 @@ export class FakeDriver implements ComputeDriver {
     await this.transition(instance, 'resume', [PowerState.SUSPENDED], PowerState.RUNNING);
   }
 
+  async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
+    const g = this.guest(instance);
+    await this.act(g, 'snapshot');
+    await updateTaskState('image_pending_upload');
+    await updateTaskState('image_uploading');
+    await uploadImageData(target, fakeDisk(g));
+    g.console.push(`[fake] snapshot uploaded to image ${target.image_id}`);
+  }
+
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
     const g = this.guest(instance);
     if (g.failures.has('console')) throw new FakeFailure('console', g.ref.uuid);
@@ -217,6 +302,11 @@ export class FakeDriver implements ComputeDriver {
     };
   }
 
+  /** As `uptime` prints it, up since the driver was made, with no users and no load. */
+  async getHostUptime(): Promise<string> {
+    return uptimeLine(new Date(), Date.now() - this.startedAt);
+  }
+
   onLifecycleEvent(listener: ((event: LifecycleEvent) => void) | null): void {
     this.listener = listener;
   }
@@ -239,7 +329,7 @@ export class FakeDriver implements ComputeDriver {
 
   /** A guest the agent never asked for (left over from an earlier life of the host). */
   addGuest(ref: InstanceRef, powerState: PowerState = PowerState.RUNNING): void {
-    this.guests.set(ref.uuid, { ref: { ...ref }, hostname: ref.name, powerState, vcpus: 1, memoryMb: 512, diskGb: 1, failures: new Set(), console: [] });
+    this.guests.set(ref.uuid, { ref: { ...ref }, hostname: ref.name, powerState, vcpus: 1, memoryMb: 512, rootGb: 1, diskGb: 1, failures: new Set(), console: [] });
   }
 
   // ─── internals ───
