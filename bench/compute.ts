@@ -6,7 +6,7 @@
  * --tsx.
  *
  *   node --import tsx bench/compute.ts [--servers 1000] [--agents 10] [--schedulers 1]
- *        [--concurrency 16] [--batch 100] [--requests 100] [--timeout 900] [--tsx] [--profile]
+ *        [--concurrency 16] [--batch 100] [--requests 100] [--timeout 900] [--tsx] [--profile DIR]
  *
  * 1. Time from the first POST /servers to all servers ACTIVE, as clients
  *    create them: --servers single POSTs, --concurrency in flight; then as
@@ -19,8 +19,8 @@
  * 3. One scheduling decision among 1,000 hosts: bench/scheduler.ts, run
  *    once the cloud is stopped, its figure printed here.
  *
- * With --profile each process writes a V8 CPU profile (node --cpu-prof) into
- * ./profiles. The bench stops itself after --timeout seconds.
+ * With --profile DIR each process writes a V8 CPU profile (node --cpu-prof)
+ * into DIR/<role>. The bench stops itself after --timeout seconds.
  *
  * Targets: 1,000 servers ACTIVE under 20 s; GET /servers/detail p50 under
  * 50 ms with 1,000 servers; one scheduling decision under 5 ms.
@@ -44,7 +44,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '100' },
     timeout: { type: 'string', default: '900' },
     tsx: { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const N = Number(values.servers);
@@ -182,9 +182,9 @@ function schedulerFigure(): { p50: number; p99: number } {
 
 async function main() {
   if (!values.tsx && spawnSync(process.execPath, [here('../bin/build.js')], { stdio: 'inherit' }).status !== 0) throw new Error('node bin/build.js failed');
-  const profiles = resolve('profiles');
-  if (values.profile) mkdirSync(profiles, { recursive: true });
-  const prof = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profiles, name)}`] : []);
+  const profiles = values.profile ? resolve(values.profile) : '';
+  if (profiles) mkdirSync(profiles, { recursive: true });
+  const prof = (name: string) => (profiles ? ['--cpu-prof', `--cpu-prof-dir=${join(profiles, name)}`] : []);
   const load = loadavg()[0].toFixed(2);
   const setupStart = performance.now();
   const cloud = await startCloud({
@@ -236,7 +236,7 @@ async function main() {
   console.log('| figure | measured | target |');
   console.log('| --- | --- | --- |');
   for (const [f, m, t] of rows) console.log(`| ${f} | ${m} | ${t} |`);
-  if (values.profile) console.log(`CPU profiles in ${profiles}`);
+  if (profiles) console.log(`CPU profiles in ${profiles}`);
 }
 
 await main();
