@@ -85,7 +85,7 @@ async function http(method: string, url: string, token: string | null, body?: un
   return { res, text };
 }
 
-/** An admin token, a tiny flavor, an active public image and unlimited instance quotas in the admin project. */
+/** An admin token, a tiny flavor, an active public image and instance quotas far above the run in the admin project (finite: creates count usage under the quota lock, as they would in a real cloud). */
 async function prepare(cloud: Cloud) {
   const auth = {
     auth: {
@@ -101,7 +101,7 @@ async function prepare(cloud: Cloud) {
     (await http('POST', `${cloud.imageUrl}/v2/images`, token, { name: 'bench', disk_format: 'raw', container_format: 'bare', visibility: 'public' })).text,
   );
   await http('PUT', `${cloud.imageUrl}/v2/images/${image.id}/file`, token, new Blob([new Uint8Array(1024)]), { 'content-type': 'application/octet-stream' });
-  await http('PUT', `${cloud.computeUrl}/os-quota-sets/${projectId}`, token, { quota_set: { instances: -1, cores: -1, ram: -1 } });
+  await http('PUT', `${cloud.computeUrl}/os-quota-sets/${projectId}`, token, { quota_set: { instances: 100_000, cores: 100_000, ram: 100_000_000 } });
   return { token, flavorId: flavor.id as string, imageId: image.id as string };
 }
 
