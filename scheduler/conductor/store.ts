@@ -183,10 +183,10 @@ export const alreadyApplied = (row: Pick<InstanceRow, 'system_metadata'>, host: 
  * deleted, is on no host or on from_host, has not had this seq (or a later
  * one) from from_host, and is in the expected task and vm states. Sets the
  * fields given, the fault, the (host, seq) applied, and deleted_at when the
- * vm_state becomes deleted. Returns the updated row, or undefined when a
- * condition did not hold.
+ * vm_state becomes deleted. Returns the updated row's uuid and vm_state, or
+ * undefined when a condition did not hold.
  */
-export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date): Promise<InstanceRow | undefined> {
+export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date): Promise<Pick<InstanceRow, 'uuid' | 'vm_state'> | undefined> {
   const set: Record<string, unknown> = { updated_at: now };
   for (const key of ['vm_state', 'task_state', 'power_state', 'host', 'node', 'launched_at', 'terminated_at'] as const) {
     if (u[key] !== undefined) set[key] = u[key];
@@ -209,7 +209,8 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
     ]);
   if (u.expected_task_state) whereTaskStateIn(q, u.expected_task_state);
   if (u.expected_vm_state) q.whereIn('vm_state', u.expected_vm_state);
-  const [row] = await q.update(set as never).returning('*');
+  // Only what the caller reads: the whole row (jsonb columns and all) would be parsed five times per build.
+  const [row] = await q.update(set as never).returning(['uuid', 'vm_state']);
   return row;
 }
 

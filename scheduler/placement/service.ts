@@ -151,12 +151,14 @@ export function createPlacement(db: Db) {
       });
     },
 
-    /** Frees everything `consumer` holds; returns whether it held anything. */
-    async release(consumer: string): Promise<boolean> {
+    /** Frees everything `consumer` holds (each of them, given several, in one transaction); returns whether anything was held. */
+    async release(consumer: string | readonly string[]): Promise<boolean> {
+      const consumers = typeof consumer === 'string' ? [consumer] : [...consumer];
+      if (consumers.length === 0) return false;
       return db.transaction(async (trx) => {
-        const ids = await store.lockProvidersOfConsumers(trx, [consumer]);
+        const ids = await store.lockProvidersOfConsumers(trx, consumers);
         if (ids.length === 0) return false;
-        await store.deleteAllocations(trx, consumer);
+        await store.deleteAllocations(trx, consumers);
         await store.bumpGenerations(trx, ids);
         return true;
       }, readCommitted);

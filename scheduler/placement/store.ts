@@ -149,8 +149,8 @@ export async function replaceAllocations(trx: Knex.Transaction, providerId: numb
   await trx('allocations').insert(resources.map(([rc, used]) => ({ provider_id: providerId, resource_class: rc, consumer_id: consumer, used })));
 }
 
-export async function deleteAllocations(trx: Knex.Transaction, consumer: string, providerId?: number): Promise<void> {
-  const q = trx('allocations').where({ consumer_id: consumer });
+export async function deleteAllocations(trx: Knex.Transaction, consumer: string | string[], providerId?: number): Promise<void> {
+  const q = trx('allocations').whereIn('consumer_id', typeof consumer === 'string' ? [consumer] : consumer);
   if (providerId !== undefined) q.where({ provider_id: providerId });
   await q.delete();
 }
@@ -208,11 +208,11 @@ export async function allInventories(conn: Conn): Promise<Map<string, Inventorie
   return out;
 }
 
-/** Every provider's usages and consumers (the instances on it), by provider uuid, in one query. */
-export async function allUsages(conn: Conn): Promise<Map<string, { used: Resources; consumers: Set<string> }>> {
-  const rows: { uuid: string; resource_class: string; used: string | number; consumers: string[] }[] = await conn('allocations as a')
+/** Every provider's usages and (unless not `withConsumers`) consumers, the instances on it, by provider uuid, in one query. */
+export async function allUsages(conn: Conn, withConsumers = true): Promise<Map<string, { used: Resources; consumers: Set<string> }>> {
+  const rows: { uuid: string; resource_class: string; used: string | number; consumers?: string[] }[] = await conn('allocations as a')
     .join('resource_providers as p', 'p.id', 'a.provider_id')
-    .select('p.uuid', 'a.resource_class', conn.raw('array_agg(a.consumer_id) as consumers'))
+    .select('p.uuid', 'a.resource_class', ...(withConsumers ? [conn.raw('array_agg(a.consumer_id) as consumers')] : []))
     .sum({ used: 'a.used' })
     .groupBy('p.uuid', 'a.resource_class');
   const out = new Map<string, { used: Resources; consumers: Set<string> }>();
@@ -220,7 +220,7 @@ export async function allUsages(conn: Conn): Promise<Map<string, { used: Resourc
     let u = out.get(r.uuid);
     if (!u) out.set(r.uuid, (u = { used: {}, consumers: new Set() }));
     if (isResourceClass(r.resource_class)) u.used[r.resource_class] = Number(r.used);
-    for (const c of r.consumers) u.consumers.add(c);
+    for (const c of r.consumers ?? []) u.consumers.add(c);
   }
   return out;
 }
