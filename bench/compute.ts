@@ -26,7 +26,7 @@
  * 50 ms with 1,000 servers; one scheduling decision under 5 ms.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -56,24 +56,50 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** CPU seconds (user + system) each role's processes used so far. */
-function cpuByRole(cloud: Cloud): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [role, pids] of Object.entries(cloud.pids)) {
-    out[role] = 0;
-    for (const pid of pids) {
-      try {
-        const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        out[role] += (Number(f[11]) + Number(f[12])) / 100;
-      } catch {
-        /* gone */
-      }
-    }
+/** CPU seconds (user + system) a process used so far; 0 once it is gone. */
+function cpuOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
   }
+}
+
+/** The broker's process (it serves everyone on the machine: its figure is not the bench's alone). */
+const brokerPid = () =>
+  readdirSync('/proc')
+    .map(Number)
+    .find((pid) => {
+      try {
+        return pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'beam.smp';
+      } catch {
+        return false;
+      }
+    });
+
+type CpuSample = Map<string, Map<number, number>>;
+
+/** CPU seconds so far of each role's processes, of the PostgreSQL backends serving the cloud's database, and of the broker. */
+async function sampleCpu(cloud: Cloud): Promise<CpuSample> {
+  const out: CpuSample = new Map();
+  for (const [role, pids] of Object.entries(cloud.pids)) out.set(role, new Map(pids.map((p) => [p, cpuOf(p)])));
+  const backends = await cloud.db.raw('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+  out.set('postgres', new Map(backends.rows.map((r: { pid: number }) => [r.pid, cpuOf(r.pid)])));
+  const broker = brokerPid();
+  out.set('rabbitmq (whole broker)', new Map(broker ? [[broker, cpuOf(broker)]] : []));
   return out;
 }
-const cpuDelta = (before: Record<string, number>, after: Record<string, number>) =>
-  Object.keys(after).map((r) => `${r} ${(after[r] - before[r]).toFixed(1)}`).join(', ');
+
+/** CPU seconds per role between two samples (a PostgreSQL backend that came meanwhile counts from 0). */
+const cpuDelta = (before: CpuSample, after: CpuSample) =>
+  [...after]
+    .map(([role, pids]) => {
+      let used = 0;
+      for (const [pid, cpu] of pids) used += cpu - (before.get(role)?.get(pid) ?? 0);
+      return `${role} ${used.toFixed(1)}`;
+    })
+    .join(', ');
 
 async function http(method: string, url: string, token: string | null, body?: unknown, extra: Record<string, string> = {}) {
   const headers: Record<string, string> = { ...extra };
@@ -129,7 +155,7 @@ interface RunResult {
  * waits until `expected` servers (all so far) are ACTIVE.
  */
 async function createRun(cloud: Cloud, s: Setup, label: string, posts: number, perPost: number, inFlight: number, expected: number): Promise<RunResult> {
-  const cpu0 = cpuByRole(cloud);
+  const cpu0 = await sampleCpu(cloud);
   const start = performance.now();
   let next = 0;
   let postsMs = 0;
@@ -153,7 +179,7 @@ async function createRun(cloud: Cloud, s: Setup, label: string, posts: number, p
   }
   await posting;
   const activeMs = performance.now() - start;
-  return { label, postsMs, activeMs, cpu: cpuDelta(cpu0, cpuByRole(cloud)) };
+  return { label, postsMs, activeMs, cpu: cpuDelta(cpu0, await sampleCpu(cloud)) };
 }
 
 async function latency(url: string, token: string, expected: number): Promise<{ p50: number; p99: number; bytes: number }> {
