@@ -123,7 +123,11 @@ const REGEX_PARAMS: Record<string, RegexColumn> = {
   locked_by: 'locked_by',
 };
 
+/** The columns GET /servers shows (serverBriefView). */
+const BRIEF_COLUMNS = ['uuid', 'display_name'] as const;
+
 export interface ServerList {
+  /** Whole rows for the detail list; for GET /servers only BRIEF_COLUMNS are read. */
   rows: InstanceRow[];
   limit: number;
 }
@@ -228,7 +232,8 @@ export async function listServers(ctx: ComputeContext, caller: ComputeCaller, re
     if (!marker || (!caller.isAdmin && marker.project_id !== caller.projectId)) throw badRequest(`marker [${page.marker}] not found`);
   }
   try {
-    return { rows: await listInstances(ctx.db, f, keys, page.limit, marker), limit: page.limit };
+    // GET /servers shows ids and names only: reading (and parsing) whole rows would cost as much as the detail list.
+    return { rows: await listInstances(ctx.db, f, keys, page.limit, marker, detail ? undefined : BRIEF_COLUMNS), limit: page.limit };
   } catch (e) {
     // An invalid regular expression (PostgreSQL's invalid_regular_expression).
     if ((e as { code?: string }).code === '2201B') throw badRequest('Invalid filter: not a valid regular expression.');
