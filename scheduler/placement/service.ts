@@ -146,15 +146,18 @@ export function createPlacement(db: Db) {
               );
           }
         }
-        await store.replaceAllocations(trx, p.id, consumer, want);
-        return bump(trx, p);
+        const generation = await store.allocateAndBump(trx, p, consumer, want, Object.values(usage).some((u) => u!.held > 0));
+        if (generation === undefined) throw generationConflict(p.uuid);
+        return generation;
       });
     },
 
     /** Frees everything `consumer` holds (each of them, given several, in one transaction); returns whether anything was held. */
     async release(consumer: string | readonly string[]): Promise<boolean> {
       const consumers = typeof consumer === 'string' ? [consumer] : [...consumer];
-      if (consumers.length === 0) return false;
+      // Most releases (each build's first scheduling) find nothing: one read, no transaction. Whatever is
+      // claimed after it was free to be claimed after the transaction too.
+      if (consumers.length === 0 || !(await store.holdsAny(db, consumers))) return false;
       return db.transaction(async (trx) => {
         const ids = await store.lockProvidersOfConsumers(trx, consumers);
         if (ids.length === 0) return false;
