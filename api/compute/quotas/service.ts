@@ -32,12 +32,8 @@ export async function defaultQuotas(ctx: ComputeContext): Promise<QuotaValues> {
 
 /** A project's limits: its own, else the defaults; with `userId`, that user's own over those. */
 export async function effectiveQuotas(ctx: ComputeContext, projectId: string, userId?: string): Promise<QuotaValues> {
-  const [project, user, defaults] = await Promise.all([
-    store.quotaLimits(ctx.db, projectId),
-    userId === undefined ? {} : store.quotaLimits(ctx.db, projectId, userId),
-    defaultQuotas(ctx),
-  ]);
-  return overlay(defaults, project, user);
+  const { project, user, classes } = await store.limitLayers(ctx.db, projectId, userId, DEFAULT_CLASS);
+  return overlay(configuredDefaults(ctx.config), classes, project, user);
 }
 
 export interface QuotaLayers {
@@ -51,7 +47,8 @@ export interface QuotaLayers {
 
 /** The project's and the user's limits, read at once (a create checks both). */
 export async function quotaLayers(ctx: ComputeContext, projectId: string, userId: string): Promise<QuotaLayers> {
-  const [project, own, defaults] = await Promise.all([store.quotaLimits(ctx.db, projectId), store.quotaLimits(ctx.db, projectId, userId), defaultQuotas(ctx)]);
+  const { project, user: own, classes } = await store.limitLayers(ctx.db, projectId, userId, DEFAULT_CLASS);
+  const defaults = overlay(configuredDefaults(ctx.config), classes);
   return { project: overlay(defaults, project), user: overlay(defaults, project, own), own };
 }
 
