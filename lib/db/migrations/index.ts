@@ -9,7 +9,6 @@ import * as compute007 from './007_compute_flavors_keypairs.ts';
 import * as placement008 from './008_placement.ts';
 import * as compute009 from './009_compute_instances.ts';
 import * as compute010 from './010_compute_instance_disk_config.ts';
-import * as compute011 from './011_compute_instance_hot_updates.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -28,7 +27,6 @@ const migrations: [string, Migration][] = [
   ['008_placement', placement008],
   ['009_compute_instances', compute009],
   ['010_compute_instance_disk_config', compute010],
-  ['011_compute_instance_hot_updates', compute011],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
