@@ -8,9 +8,13 @@ import type { HostState } from './state.ts';
  * whatever the number of hosts (nodes with their services; all inventories;
  * usage sums and consumers per provider and class), run concurrently. Usage may be a
  * moment stale: the claim, not this read, is what prevents over-commit.
+ * Without `instances` (a request with no server group nor same/different
+ * host hint: no filter or weigher looks at them) the instances on each host
+ * are not read, and each host's set is empty: that read grows with the
+ * whole cloud's instances.
  */
-export async function loadHostStates(db: Db): Promise<HostState[]> {
-  const [nodes, inventories, usages] = await Promise.all([listNodesWithServices(db), allInventories(db), allUsages(db)]);
+export async function loadHostStates(db: Db, opts: { instances?: boolean } = {}): Promise<HostState[]> {
+  const [nodes, inventories, usages] = await Promise.all([listNodesWithServices(db), allInventories(db), allUsages(db, opts.instances ?? true)]);
   return nodes.map((n) => {
     const usage = usages.get(n.uuid);
     return {

@@ -22,7 +22,8 @@ export async function scheduleInstances(
   opts: SelectOptions = {},
   claimWith: (consumer: string, providerUuid: string, resources: Resources) => Promise<unknown> = placement.claim,
 ): Promise<Selection[][]> {
-  const hosts = await loadHostStates(db);
+  const hints = spec.schedulerHints ?? {};
+  const hosts = await loadHostStates(db, { instances: !!spec.group || hints.same_host !== undefined || hints.different_host !== undefined });
   const resources = requestResources(spec);
   const claimed: string[] = [];
   const claim = async (consumer: string, host: { providerUuid: string }) => {

@@ -15,6 +15,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, NuboError } from '../../lib/errors.ts';
 
+/**
+ * The versions code compares with (`atLeast('2.47')`), parsed once each: a
+ * server list asks a dozen of them per server. Bounded, in case a caller
+ * compares with versions that vary.
+ */
+const parsed = new Map<string, Microversion>();
+function parsedOnce(text: string): Microversion {
+  let v = parsed.get(text);
+  if (!v) {
+    v = Microversion.parse(text);
+    if (parsed.size < 256) parsed.set(text, v);
+  }
+  return v;
+}
+
 /** A parsed `X.Y`: compare with atLeast / atMost / between. */
 export class Microversion {
   constructor(
@@ -30,7 +45,7 @@ export class Microversion {
   }
 
   compare(other: Microversion | string): number {
-    const o = typeof other === 'string' ? Microversion.parse(other) : other;
+    const o = typeof other === 'string' ? parsedOnce(other) : other;
     return this.major - o.major || this.minor - o.minor;
   }
 

@@ -79,7 +79,15 @@ export async function errorOut(ctx: ConductorContext, row: InstanceRow, requestI
  * build_and_run_instance there with the rest as alternates. Returns whether
  * the build was cast.
  */
-async function commitAndCast(ctx: ConductorContext, row: InstanceRow, requestId: string, placed: HostNode[], previous: RetryState, eventName: string): Promise<boolean> {
+async function commitAndCast(
+  ctx: ConductorContext,
+  row: InstanceRow,
+  requestId: string,
+  placed: HostNode[],
+  previous: RetryState,
+  eventName: string,
+  imageEndpoint: Promise<string | null>,
+): Promise<boolean> {
   const [chosen, ...alternates] = placed;
   const retry: RetryState = { num_attempts: previous.num_attempts + 1, hosts: [...previous.hosts, chosen] };
   const committed = await store.commitPlacement(ctx.db, row.uuid, ctx.owner, chosen, retry, ctx.now());
@@ -88,7 +96,7 @@ async function commitAndCast(ctx: ConductorContext, row: InstanceRow, requestId:
     await event(ctx, row.uuid, requestId, eventName, { error: new Error('The instance was deleted or taken over while it was scheduled.') });
     return false;
   }
-  const image = imageMetaOf(committed, await store.imageEndpoint(ctx.db), await ctx.imageToken?.(committed));
+  const image = imageMetaOf(committed, await imageEndpoint, await ctx.imageToken?.(committed));
   // Nova populates retry only when reschedules are possible.
   const msg = buildMessage(committed, requestId, { host: chosen, retry: ctx.options.maxAttempts > 1 ? retry : null, alternates }, image);
   try {
@@ -104,6 +112,30 @@ async function commitAndCast(ctx: ConductorContext, row: InstanceRow, requestId:
   ctx.log.info({ uuid: row.uuid, request_id: requestId, host: chosen.host, node: chosen.node, attempt: retry.num_attempts }, 'build cast to its host');
   await event(ctx, row.uuid, requestId, eventName, {});
   return true;
+}
+
+/** How many steps of a multi-create run at once (each holds a database connection while it runs). */
+const AT_ONCE = 4;
+
+/**
+ * Runs `step` for every item, AT_ONCE at a time, and waits for them all;
+ * throws the first failure once every step has ended.
+ */
+async function eachAtOnce<T>(items: readonly T[], step: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        await step(items[i], i);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(AT_ONCE, items.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 /** How hosts are selected for the row's request: the conductor's options, with the request's own filters when it names hosts. */
@@ -126,11 +158,11 @@ function byRequest(rows: InstanceRow[]): InstanceRow[][] {
  */
 async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requestId: string): Promise<void> {
   const uuids = rows.map((r) => r.uuid);
-  for (const uuid of uuids) await event(ctx, uuid, requestId, SCHEDULE_EVENT);
+  await eachAtOnce(uuids, (uuid) => event(ctx, uuid, requestId, SCHEDULE_EVENT));
   let selections: Selection[][];
   try {
     // Whatever a previous holder of the lease claimed and did not record is stale.
-    for (const uuid of uuids) await ctx.placement.release(uuid);
+    await ctx.placement.release(uuids);
     const spec = requestSpecOf(rows[0], await store.groupOf(ctx.db, rows[0].uuid), uuids);
     try {
       selections = await scheduleInstances(ctx.db, ctx.placement, spec, ctx.options, selectOptions(ctx, rows[0]));
@@ -139,7 +171,8 @@ async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requ
       for (const row of rows) await errorOut(ctx, row, requestId, e.message, e, SCHEDULE_EVENT);
       return;
     }
-    for (let i = 0; i < rows.length; i++) await commitAndCast(ctx, rows[i], requestId, selections[i].map(hostNode), retryOf(rows[i]), SCHEDULE_EVENT);
+    const endpoint = store.imageEndpoint(ctx.db);
+    await eachAtOnce(rows, (row, i) => commitAndCast(ctx, row, requestId, selections[i].map(hostNode), retryOf(row), SCHEDULE_EVENT, endpoint));
   } catch (e) {
     // An unexpected failure (the database went away): the instances not yet placed may be tried again at once.
     await store.dropLease(ctx.db, uuids, ctx.owner).catch(() => undefined);
@@ -193,7 +226,7 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
         return;
       }
     }
-    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT);
+    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT, store.imageEndpoint(ctx.db));
   } catch (e) {
     await store.dropLease(ctx.db, [uuid], ctx.owner).catch(() => undefined);
     throw e;

@@ -209,10 +209,10 @@ export const isWaitingForHost = (row: Pick<InstanceRow, 'vm_state' | 'task_state
  * placing elsewhere), has not had this seq (or a later one) from from_host,
  * and is in the expected task and vm states. Sets the
  * fields given, the fault, the (host, seq) applied, and deleted_at when the
- * vm_state becomes deleted. Returns the updated row, or undefined when a
- * condition did not hold.
+ * vm_state becomes deleted. Returns the updated row's uuid, vm_state and host, or
+ * undefined when a condition did not hold.
  */
-export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date, owners: readonly string[] = []): Promise<InstanceRow | undefined> {
+export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Date, owners: readonly string[] = []): Promise<Pick<InstanceRow, 'uuid' | 'vm_state' | 'host'> | undefined> {
   const set: Record<string, unknown> = { updated_at: now };
   for (const key of ['vm_state', 'task_state', 'power_state', 'host', 'node', 'launched_at', 'terminated_at'] as const) {
     if (u[key] !== undefined) set[key] = u[key];
@@ -240,7 +240,8 @@ export async function applyInstanceUpdate(conn: Conn, u: InstanceUpdate, now: Da
     ]);
   if (u.expected_task_state) whereTaskStateIn(q, u.expected_task_state);
   if (u.expected_vm_state) q.whereIn('vm_state', u.expected_vm_state);
-  const [row] = await q.update(set as never).returning('*');
+  // Only what the caller reads: the whole row (jsonb columns and all) would be parsed five times per build.
+  const [row] = await q.update(set as never).returning(['uuid', 'vm_state', 'host']);
   return row;
 }
 
@@ -317,38 +318,35 @@ export interface ActionEvent {
  * the action is created (no user) when missing; a start keeps the first
  * start time, a finish sets finish time, result and traceback, so start and
  * finish may arrive in either order. An Error result marks the action's
- * message 'Error', as Nova does.
+ * message 'Error', as Nova does. One statement: the action's upsert (which
+ * returns its id whether it inserted or found it, even when a concurrent
+ * writer inserted it first) feeds the event's. An unknown instance fails on
+ * the action's foreign key.
  */
 export async function upsertActionEvent(conn: Conn, e: ActionEvent): Promise<void> {
-  const projectId = (await instances(conn).select('project_id').where({ uuid: e.uuid }).first())?.project_id ?? null;
-  await conn('instance_actions')
-    .insert({ instance_uuid: e.uuid, request_id: e.requestId, action: e.action, project_id: projectId, start_time: e.start ?? conn.fn.now() })
-    .onConflict(['instance_uuid', 'request_id'])
-    .ignore();
-  const action: { id: number } | undefined = await conn('instance_actions').select('id').where({ instance_uuid: e.uuid, request_id: e.requestId }).first();
-  if (!action) return;
-  await conn('instance_action_events')
-    .insert({
-      action_id: action.id,
-      event: e.event,
-      host: e.host ?? null,
-      start_time: e.start ?? null,
-      finish_time: e.finish ?? null,
-      result: e.result ?? null,
-      traceback: e.traceback ?? null,
-    })
-    .onConflict(['action_id', 'event'])
-    .merge({
-      start_time: conn.raw('coalesce(instance_action_events.start_time, excluded.start_time)'),
-      finish_time: conn.raw('coalesce(excluded.finish_time, instance_action_events.finish_time)'),
-      result: conn.raw('coalesce(excluded.result, instance_action_events.result)'),
-      traceback: conn.raw('coalesce(excluded.traceback, instance_action_events.traceback)'),
-      host: conn.raw('coalesce(excluded.host, instance_action_events.host)'),
-      updated_at: conn.fn.now(),
-    });
-  const changes: Record<string, unknown> = { updated_at: conn.fn.now() };
-  if (e.result === 'Error') changes.message = 'Error';
-  await conn('instance_actions').where({ id: action.id }).update(changes);
+  const error = e.result === 'Error';
+  await conn.raw(
+    `with action as (
+       insert into instance_actions (instance_uuid, request_id, action, project_id, start_time, message)
+       values (?, ?, ?, (select project_id from instances where uuid = ?), coalesce(?::timestamptz, now()), ?)
+       on conflict (instance_uuid, request_id) do update
+         set updated_at = now(), message = case when ? then 'Error' else instance_actions.message end
+       returning id
+     )
+     insert into instance_action_events (action_id, event, host, start_time, finish_time, result, traceback)
+     select id, ?, ?, ?::timestamptz, ?::timestamptz, ?, ? from action
+     on conflict (action_id, event) do update set
+       start_time = coalesce(instance_action_events.start_time, excluded.start_time),
+       finish_time = coalesce(excluded.finish_time, instance_action_events.finish_time),
+       result = coalesce(excluded.result, instance_action_events.result),
+       traceback = coalesce(excluded.traceback, instance_action_events.traceback),
+       host = coalesce(excluded.host, instance_action_events.host),
+       updated_at = now()`,
+    [
+      e.uuid, e.requestId, e.action, e.uuid, e.start ?? null, error ? 'Error' : null, error,
+      e.event, e.host ?? null, e.start ?? null, e.finish ?? null, e.result ?? null, e.traceback ?? null,
+    ],
+  );
 }
 
 // ─── what scheduling reads ────────────────────────────────────────────────

@@ -54,7 +54,12 @@ const sameInventory = (a: Inventories, b: Inventories) =>
   });
 
 /** Throws Placement's errors when `want` does not fit the locked provider beside what others than `consumer` hold. */
-async function assertFits(trx: Knex.Transaction, p: store.ProviderRow, consumer: string, want: [ResourceClass, number][]): Promise<void> {
+async function assertFits(
+  trx: Knex.Transaction,
+  p: store.ProviderRow,
+  consumer: string,
+  want: [ResourceClass, number][],
+): Promise<Partial<Record<ResourceClass, store.InventoryUsage>>> {
   const usage = await store.inventoryUsage(trx, p.id, consumer);
   for (const [rc, amount] of want) {
     const u = usage[rc];
@@ -69,6 +74,7 @@ async function assertFits(trx: Knex.Transaction, p: store.ProviderRow, consumer:
         );
     }
   }
+  return usage;
 }
 
 /**
@@ -160,13 +166,14 @@ export function createPlacement(db: Db, placementOptions: PlacementOptions = {})
       const want = requested(resources);
       if (want.length === 0) throw badRequest('A claim needs at least one resource class with an amount above 0.');
       return onLockedProvider(providerUuid, opts, async (trx, p) => {
-        await assertFits(trx, p, consumer, want);
-        await store.replaceAllocations(trx, p.id, consumer, want);
+        const usage = await assertFits(trx, p, consumer, want);
+        const generation = await store.allocateAndBump(trx, p, consumer, want, Object.values(usage).some((u) => u!.held > 0));
+        if (generation === undefined) throw generationConflict(p.uuid);
         if (claimPauseMs > 0) {
           onClaimPause?.(consumer, providerUuid);
           await new Promise((r) => setTimeout(r, claimPauseMs));
         }
-        return bump(trx, p);
+        return generation;
       });
     },
 
@@ -193,12 +200,16 @@ export function createPlacement(db: Db, placementOptions: PlacementOptions = {})
       }, readCommitted);
     },
 
-    /** Frees everything `consumer` holds; returns whether it held anything. */
-    async release(consumer: string): Promise<boolean> {
+    /** Frees everything `consumer` holds (each of them, given several, in one transaction); returns whether anything was held. */
+    async release(consumer: string | readonly string[]): Promise<boolean> {
+      const consumers = typeof consumer === 'string' ? [consumer] : [...consumer];
+      // Most releases (each build's first scheduling) find nothing: one read, no transaction. Whatever is
+      // claimed after it was free to be claimed after the transaction too.
+      if (consumers.length === 0 || !(await store.holdsAny(db, consumers))) return false;
       return db.transaction(async (trx) => {
-        const ids = await store.lockProvidersOfConsumers(trx, [consumer]);
+        const ids = await store.lockProvidersOfConsumers(trx, consumers);
         if (ids.length === 0) return false;
-        await store.deleteAllocations(trx, consumer);
+        await store.deleteAllocations(trx, consumers);
         await store.bumpGenerations(trx, ids);
         return true;
       }, readCommitted);

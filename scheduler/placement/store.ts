@@ -124,33 +124,64 @@ export async function replaceInventories(trx: Knex.Transaction, providerId: numb
 
 export interface InventoryUsage {
   inventory: Inventory;
+  /** Allocated of the class, but for the consumer's own allocations. */
   used: number;
+  /** What the consumer itself holds of the class. */
+  held: number;
 }
 
-/** The provider's inventory with what is allocated of each class, not counting `exceptConsumer`'s allocations. */
-export async function inventoryUsage(conn: Conn, providerId: number, exceptConsumer: string): Promise<Partial<Record<ResourceClass, InventoryUsage>>> {
-  const rows: (InventoryRow & { used: string | number })[] = await conn('inventories as i')
-    .select(
-      'i.*',
-      conn.raw(
-        'coalesce((select sum(a.used) from allocations a where a.provider_id = i.provider_id and a.resource_class = i.resource_class and a.consumer_id <> ?), 0) as used',
-        [exceptConsumer],
-      ),
-    )
+/** The provider's inventory with what is allocated of each class, apart from what `consumer` holds (given on its own). */
+export async function inventoryUsage(conn: Conn, providerId: number, consumer: string): Promise<Partial<Record<ResourceClass, InventoryUsage>>> {
+  const sum = (op: string) =>
+    `coalesce((select sum(a.used) from allocations a where a.provider_id = i.provider_id and a.resource_class = i.resource_class and a.consumer_id ${op} ?), 0)`;
+  const rows: (InventoryRow & { used: string | number; held: string | number })[] = await conn('inventories as i')
+    .select('i.*', conn.raw(`${sum('<>')} as used, ${sum('=')} as held`, [consumer, consumer]))
     .where('i.provider_id', providerId);
   const out: Partial<Record<ResourceClass, InventoryUsage>> = {};
-  for (const r of rows) if (isResourceClass(r.resource_class)) out[r.resource_class] = { inventory: toInventory(r), used: Number(r.used) };
+  for (const r of rows) {
+    if (isResourceClass(r.resource_class)) out[r.resource_class] = { inventory: toInventory(r), used: Number(r.used), held: Number(r.held) };
+  }
   return out;
 }
 
-/** Replaces what `consumer` holds of the provider with `resources`. */
+/**
+ * Replaces what `consumer` holds of the locked provider `p` with
+ * `resources` (deleting first only when it `holds` some) and bumps the
+ * generation if it is still p's, the insert and the bump in one statement;
+ * returns the new generation, or undefined if it was not (the caller's
+ * transaction must then roll the insert back).
+ */
+export async function allocateAndBump(
+  trx: Knex.Transaction,
+  p: ProviderRow,
+  consumer: string,
+  resources: [ResourceClass, number][],
+  holds: boolean,
+): Promise<number | undefined> {
+  if (holds) await trx('allocations').where({ provider_id: p.id, consumer_id: consumer }).delete();
+  const rows = resources.map(([rc, used]) => ({ provider_id: p.id, resource_class: rc, consumer_id: consumer, used }));
+  const [row] = await trx
+    .with('added', trx('allocations').insert(rows))
+    .table('resource_providers')
+    .where({ id: p.id, generation: p.generation })
+    .update({ generation: trx.raw('generation + 1'), updated_at: trx.fn.now() })
+    .returning('generation');
+  return row?.generation;
+}
+
+/** Replaces what `consumer` holds of the provider with `resources` (the caller bumps the generation). */
 export async function replaceAllocations(trx: Knex.Transaction, providerId: number, consumer: string, resources: [ResourceClass, number][]): Promise<void> {
   await trx('allocations').where({ provider_id: providerId, consumer_id: consumer }).delete();
   await trx('allocations').insert(resources.map(([rc, used]) => ({ provider_id: providerId, resource_class: rc, consumer_id: consumer, used })));
 }
 
-export async function deleteAllocations(trx: Knex.Transaction, consumer: string, providerId?: number): Promise<void> {
-  const q = trx('allocations').where({ consumer_id: consumer });
+/** Whether any of `consumers` holds anything anywhere. */
+export async function holdsAny(conn: Conn, consumers: string[]): Promise<boolean> {
+  return !!(await conn('allocations').select(conn.raw('1')).whereIn('consumer_id', consumers).first());
+}
+
+export async function deleteAllocations(trx: Knex.Transaction, consumer: string | string[], providerId?: number): Promise<void> {
+  const q = trx('allocations').whereIn('consumer_id', typeof consumer === 'string' ? [consumer] : consumer);
   if (providerId !== undefined) q.where({ provider_id: providerId });
   await q.delete();
 }
@@ -208,11 +239,11 @@ export async function allInventories(conn: Conn): Promise<Map<string, Inventorie
   return out;
 }
 
-/** Every provider's usages and consumers (the instances on it), by provider uuid, in one query. */
-export async function allUsages(conn: Conn): Promise<Map<string, { used: Resources; consumers: Set<string> }>> {
-  const rows: { uuid: string; resource_class: string; used: string | number; consumers: string[] }[] = await conn('allocations as a')
+/** Every provider's usages and (unless not `withConsumers`) consumers, the instances on it, by provider uuid, in one query. */
+export async function allUsages(conn: Conn, withConsumers = true): Promise<Map<string, { used: Resources; consumers: Set<string> }>> {
+  const rows: { uuid: string; resource_class: string; used: string | number; consumers?: string[] }[] = await conn('allocations as a')
     .join('resource_providers as p', 'p.id', 'a.provider_id')
-    .select('p.uuid', 'a.resource_class', conn.raw('array_agg(a.consumer_id) as consumers'))
+    .select('p.uuid', 'a.resource_class', ...(withConsumers ? [conn.raw('array_agg(a.consumer_id) as consumers')] : []))
     .sum({ used: 'a.used' })
     .groupBy('p.uuid', 'a.resource_class');
   const out = new Map<string, { used: Resources; consumers: Set<string> }>();
@@ -220,7 +251,7 @@ export async function allUsages(conn: Conn): Promise<Map<string, { used: Resourc
     let u = out.get(r.uuid);
     if (!u) out.set(r.uuid, (u = { used: {}, consumers: new Set() }));
     if (isResourceClass(r.resource_class)) u.used[r.resource_class] = Number(r.used);
-    for (const c of r.consumers) u.consumers.add(c);
+    for (const c of r.consumers ?? []) u.consumers.add(c);
   }
   return out;
 }

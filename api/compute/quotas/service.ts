@@ -32,9 +32,24 @@ export async function defaultQuotas(ctx: ComputeContext): Promise<QuotaValues> {
 
 /** A project's limits: its own, else the defaults; with `userId`, that user's own over those. */
 export async function effectiveQuotas(ctx: ComputeContext, projectId: string, userId?: string): Promise<QuotaValues> {
-  const project = await store.quotaLimits(ctx.db, projectId);
-  const user = userId === undefined ? {} : await store.quotaLimits(ctx.db, projectId, userId);
-  return overlay(await defaultQuotas(ctx), project, user);
+  const { project, user, classes } = await store.limitLayers(ctx.db, projectId, userId, DEFAULT_CLASS);
+  return overlay(configuredDefaults(ctx.config), classes, project, user);
+}
+
+export interface QuotaLayers {
+  /** The project's limits. */
+  project: QuotaValues;
+  /** The user's limits within the project (its own over the project's). */
+  user: QuotaValues;
+  /** The limits set for the user itself. */
+  own: Record<string, number>;
+}
+
+/** The project's and the user's limits, read at once (a create checks both). */
+export async function quotaLayers(ctx: ComputeContext, projectId: string, userId: string): Promise<QuotaLayers> {
+  const { project, user: own, classes } = await store.limitLayers(ctx.db, projectId, userId, DEFAULT_CLASS);
+  const defaults = overlay(configuredDefaults(ctx.config), classes);
+  return { project: overlay(defaults, project), user: overlay(defaults, project, own), own };
 }
 
 /**

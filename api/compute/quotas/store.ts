@@ -12,6 +12,22 @@ export async function quotaLimits(db: Conn, projectId: string, userId?: string):
   return Object.fromEntries(rows.map((r: { resource: string; hard_limit: number }) => [r.resource, r.hard_limit]));
 }
 
+/** In one query: the limits set for the project, for the user within it (when given), and those of the quota class. */
+export async function limitLayers(
+  db: Conn,
+  projectId: string,
+  userId: string | undefined,
+  className: string,
+): Promise<{ project: Record<string, number>; user: Record<string, number>; classes: Record<string, number> }> {
+  const layer = (name: string) => db.raw('?::text as layer', [name]);
+  const q = db('quotas').select(layer('project'), 'resource', 'hard_limit').where({ project_id: projectId, user_id: PROJECT });
+  if (userId !== undefined) q.unionAll(db('quotas').select(layer('user'), 'resource', 'hard_limit').where({ project_id: projectId, user_id: userId }));
+  q.unionAll(db('quota_classes').select(layer('classes'), 'resource', 'hard_limit').where({ class_name: className }));
+  const out = { project: {} as Record<string, number>, user: {} as Record<string, number>, classes: {} as Record<string, number> };
+  for (const r of (await q) as { layer: keyof typeof out; resource: string; hard_limit: number }[]) out[r.layer][r.resource] = r.hard_limit;
+  return out;
+}
+
 /** Every per-user limit set within a project. */
 export async function userQuotaRows(db: Conn, projectId: string): Promise<{ user_id: string; resource: string; hard_limit: number }[]> {
   return db('quotas').where({ project_id: projectId }).whereNot({ user_id: PROJECT }).select('user_id', 'resource', 'hard_limit');

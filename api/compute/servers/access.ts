@@ -104,19 +104,34 @@ export async function viewOptionsOf(
   const now = Date.now();
   const v = request.microversion;
   const out: ServerViewOptions[] = [];
+  // The policies' answers depend on the row's project only: a list (mostly one project's) asks once per project.
+  const allowed = new Map<string, { extendedAttr: boolean; extraSpecs: boolean; hostStatus: 'all' | 'unknown' | 'none' }>();
+  const allowedFor = (projectId: string) => {
+    let a = allowed.get(projectId);
+    if (!a) {
+      const target = { project_id: projectId };
+      a = {
+        extendedAttr: allowsCompute(ctx, caller, 'os_compute_api:os-extended-server-attributes', target),
+        extraSpecs: v.atLeast('2.47') && allowsCompute(ctx, caller, 'os_compute_api:servers:show:flavor-extra-specs', target),
+        hostStatus: v.atLeast('2.16') && !flags.basicOnly ? hostStatusPolicy(ctx, caller, projectId) : 'none',
+      };
+      allowed.set(projectId, a);
+    }
+    return a;
+  };
   for (const row of rows) {
-    const target = { project_id: row.project_id };
+    const may = allowedFor(row.project_id);
     const o: ServerViewOptions = {
       isAdmin: caller.isAdmin,
-      showExtendedAttr: allowsCompute(ctx, caller, 'os_compute_api:os-extended-server-attributes', target),
-      showExtraSpecs: v.atLeast('2.47') && allowsCompute(ctx, caller, 'os_compute_api:servers:show:flavor-extra-specs', target),
+      showExtendedAttr: may.extendedAttr,
+      showExtraSpecs: may.extraSpecs,
       zone: (row.host ? services.get(row.host)?.availability_zone : undefined) ?? row.availability_zone,
       basicOnly: flags.basicOnly,
       showKeypair: flags.showKeypair,
       showUserData: flags.showUserData,
     };
     if (v.atLeast('2.16') && !flags.basicOnly) {
-      const seen = hostStatusPolicy(ctx, caller, row.project_id);
+      const seen = may.hostStatus;
       const status = hostStatusOf(ctx, row.host, services, now);
       if (seen === 'all' || (seen === 'unknown' && status === 'UNKNOWN')) o.hostStatus = status;
     }

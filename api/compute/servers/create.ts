@@ -9,8 +9,7 @@ import { extraSpecsOf, getFlavor, type FlavorRow } from '../flavors/store.ts';
 import { getKeypair } from '../keypairs/store.ts';
 import { parseBool } from '../query.ts';
 import { isUnlimited } from '../quotas/resources.ts';
-import { effectiveQuotas } from '../quotas/service.ts';
-import * as quotaStore from '../quotas/store.ts';
+import { quotaLayers } from '../quotas/service.ts';
 import { assertServerGroupMembersQuota } from '../server-groups/service.ts';
 import { getGroup } from '../server-groups/store.ts';
 import { isUuidLike } from '../services/state.ts';
@@ -277,35 +276,38 @@ export async function createServers(
   }
   const requested = requestedNetworks(server);
 
+  // Every read the checks need, at once; the checks below keep Nova's order.
   const flavorId = idFromHref(String(server.flavorRef));
-  const flavorRow = await getFlavor(ctx.db, flavorId, { isAdmin: caller.isAdmin, projectId });
-  if (!flavorRow || flavorRow.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
-  const flavor = await flavorCopy(ctx, flavorRow);
+  const groupUuid = typeof hints.group === 'string' ? hints.group : undefined;
+  const [flavorRow, zones, image, kp, quotas, group] = await Promise.all([
+    getFlavor(ctx.db, flavorId, { isAdmin: caller.isAdmin, projectId }).then(async (f) => (f && !f.disabled ? { row: f, copy: await flavorCopy(ctx, f) } : undefined)),
+    az.zone && !az.host ? store.availableZones(ctx.db, COMPUTE_BINARY) : undefined,
+    visibleImage(ctx, caller, imageRef),
+    server.key_name !== undefined ? getKeypair(ctx.db, caller.userId, server.key_name) : undefined,
+    quotaLayers(ctx, projectId, caller.userId),
+    groupUuid ? getGroup(ctx.db, groupUuid) : undefined,
+  ]);
+  if (!flavorRow) throw badRequest(`Flavor ${flavorId} could not be found.`);
+  const flavor = flavorRow.copy;
 
   if (requestedHostname && maxCount > 1) throw badRequest('Unable to allocate a single hostname to multiple instances');
-  if (az.zone && !az.host && !(await store.availableZones(ctx.db, COMPUTE_BINARY)).has(az.zone)) {
-    throw badRequest('The requested availability zone is not available');
-  }
+  if (zones && !zones.has(az.zone!)) throw badRequest('The requested availability zone is not available');
 
-  const image = await visibleImage(ctx, caller, imageRef);
   if (!image) throw badRequest('Can not find requested image');
   assertImageFitsFlavor(ctx, caller, image, flavor);
 
   let keyData: string | null = null;
   if (server.key_name !== undefined) {
-    const kp = await getKeypair(ctx.db, caller.userId, server.key_name);
     if (!kp) throw badRequest('Invalid key_name provided.');
     keyData = kp.public_key;
   }
   const configDrive = server.config_drive === undefined ? false : parseBool(server.config_drive) === true;
 
-  const limits = await effectiveQuotas(ctx, projectId, caller.userId);
+  const limits = quotas.user;
   const metadata = server.metadata ?? {};
   assertMetadataQuota(limits.metadata_items, metadata);
   const files = microversion.atLeast('2.57') ? [] : injectedFiles(server.personality, limits);
 
-  const groupUuid = typeof hints.group === 'string' ? hints.group : undefined;
-  const group = groupUuid ? await getGroup(ctx.db, groupUuid) : undefined;
   if (groupUuid && (!group || (!caller.isAdmin && group.project_id !== projectId))) {
     throw badRequest(`Instance group ${groupUuid} could not be found.`);
   }
@@ -323,16 +325,13 @@ export async function createServers(
     ...(files.length ? { injected_files: files } : {}),
   };
 
+  // Only the usage is counted under the lock (limits change without it): the lock is held for as few statements as can be.
   const rows = await ctx.db.transaction(async (trx) => {
     await store.lockProjectQuota(trx, projectId);
-    const inTrx = { ...ctx, db: trx };
-    const projectLimits = await effectiveQuotas(inTrx, projectId);
-    let count = instancesWithinQuota(projectLimits, await store.instanceUsage(trx, projectId), flavor.vcpus, flavor.memory_mb, minCount, maxCount);
+    let count = instancesWithinQuota(quotas.project, await store.instanceUsage(trx, projectId), flavor.vcpus, flavor.memory_mb, minCount, maxCount);
     // Nova counts a user's instances too when the user has limits of their own.
-    const own = await quotaStore.quotaLimits(trx, projectId, caller.userId);
-    if (['instances', 'cores', 'ram'].some((r) => r in own)) {
-      const userLimits = await effectiveQuotas(inTrx, projectId, caller.userId);
-      count = instancesWithinQuota(userLimits, await store.instanceUsage(trx, projectId, caller.userId), flavor.vcpus, flavor.memory_mb, minCount, count);
+    if (['instances', 'cores', 'ram'].some((r) => r in quotas.own)) {
+      count = instancesWithinQuota(quotas.user, await store.instanceUsage(trx, projectId, caller.userId), flavor.vcpus, flavor.memory_mb, minCount, count);
     }
     if (group) await assertServerGroupMembersQuota(ctx, trx, group, caller.userId, count);
 
@@ -378,10 +377,9 @@ export async function createServers(
       };
     });
     const inserted = await store.insertInstances(trx, news);
-    for (const row of inserted) {
-      await store.recordAction(trx, { uuid: row.uuid, action: 'create', requestId, userId: caller.userId, projectId });
-      if (group) await store.addGroupMember(trx, group.uuid, row.uuid);
-    }
+    const uuids = inserted.map((r) => r.uuid);
+    await store.recordActions(trx, uuids, { action: 'create', requestId, userId: caller.userId, projectId });
+    if (group) await store.addGroupMembers(trx, group.uuid, uuids);
     return inserted.sort((a, b) => a.launch_index - b.launch_index);
   });
 

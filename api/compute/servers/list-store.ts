@@ -133,11 +133,18 @@ function applyMarker(q: Knex.QueryBuilder, keys: SortKey[], marker: Record<strin
   });
 }
 
-/** A page of instances matching `filter`, ordered by `keys` then uuid, after the `marker` row when given. */
-export async function listInstances(db: Db, filter: ServerFilter, keys: SortKey[], limit: number, marker?: InstanceRow): Promise<InstanceRow[]> {
+/** A page of instances matching `filter`, ordered by `keys` then uuid, after the `marker` row when given; whole rows unless `columns`. */
+export async function listInstances(
+  db: Db,
+  filter: ServerFilter,
+  keys: SortKey[],
+  limit: number,
+  marker?: InstanceRow,
+  columns?: readonly (keyof InstanceRow)[],
+): Promise<InstanceRow[]> {
   if (limit === 0) return [];
   const order = [...keys.filter((k) => k.column !== 'uuid'), { column: 'uuid', dir: keys[0]?.dir ?? 'desc' } as SortKey];
-  const q = db<InstanceRow>('instances').select('*');
+  const q = db<InstanceRow>('instances').select(columns ? [...columns] : '*');
   applyFilter(q, filter);
   if (marker) applyMarker(q, order, marker as unknown as Record<string, unknown>);
   q.orderBy(order.map((k) => ({ column: k.column, order: k.dir, nulls: k.dir === 'asc' ? 'last' : 'first' }))).limit(limit);

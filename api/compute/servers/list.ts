@@ -123,7 +123,29 @@ const REGEX_PARAMS: Record<string, RegexColumn> = {
   locked_by: 'locked_by',
 };
 
+/** The columns GET /servers shows (serverBriefView). */
+const BRIEF_COLUMNS = ['uuid', 'display_name'] as const;
+
+/** What the API keeps for the conductor and the agents, never shown in a server body. */
+type NotShown = 'request_spec' | 'image_meta' | 'key_data' | 'block_device_mapping' | 'requested_networks' | 'launched_on' | 'locked_by';
+
+/**
+ * The columns GET /servers/detail reads: every one but NotShown (their
+ * jsonb would be parsed for nothing, for every server). A column added to
+ * InstanceRow must be named here, or in NotShown, for this to compile.
+ */
+const SHOWN: Record<Exclude<keyof InstanceRow, NotShown>, true> = {
+  uuid: true, display_name: true, display_description: true, project_id: true, user_id: true, hostname: true, host: true, node: true,
+  availability_zone: true, flavor: true, vcpus: true, memory_mb: true, root_gb: true, image_ref: true, key_name: true, user_data: true,
+  config_drive: true, auto_disk_config: true, trusted_certs: true, metadata: true, system_metadata: true, tags: true, security_groups: true,
+  vm_state: true, task_state: true, power_state: true, progress: true, locked: true, locked_reason: true, reservation_id: true,
+  launch_index: true, access_ip_v4: true, access_ip_v6: true, fault: true, launched_at: true, terminated_at: true, created_at: true,
+  updated_at: true, deleted_at: true,
+};
+const DETAIL_COLUMNS = Object.keys(SHOWN) as (keyof InstanceRow)[];
+
 export interface ServerList {
+  /** The columns the list shows: DETAIL_COLUMNS, or for GET /servers BRIEF_COLUMNS. */
   rows: InstanceRow[];
   limit: number;
 }
@@ -228,7 +250,8 @@ export async function listServers(ctx: ComputeContext, caller: ComputeCaller, re
     if (!marker || (!caller.isAdmin && marker.project_id !== caller.projectId)) throw badRequest(`marker [${page.marker}] not found`);
   }
   try {
-    return { rows: await listInstances(ctx.db, f, keys, page.limit, marker), limit: page.limit };
+    // GET /servers shows ids and names only: reading (and parsing) whole rows would cost as much as the detail list.
+    return { rows: await listInstances(ctx.db, f, keys, page.limit, marker, detail ? DETAIL_COLUMNS : BRIEF_COLUMNS), limit: page.limit };
   } catch (e) {
     // An invalid regular expression (PostgreSQL's invalid_regular_expression).
     if ((e as { code?: string }).code === '2201B') throw badRequest('Invalid filter: not a valid regular expression.');

@@ -151,8 +151,8 @@ export async function destroyInstance(db: Conn, uuid: string, expected: Expected
  * row (made on first use) is locked FOR UPDATE until the transaction ends.
  */
 export async function lockProjectQuota(trx: Knex.Transaction, projectId: string): Promise<void> {
-  await trx('compute_quota_locks').insert({ project_id: projectId }).onConflict('project_id').ignore();
-  await trx('compute_quota_locks').where({ project_id: projectId }).forUpdate().first();
+  // One statement: inserting the row locks it as much as the update of an existing one does.
+  await trx('compute_quota_locks').insert({ project_id: projectId }).onConflict('project_id').merge(['project_id']);
 }
 
 /**
@@ -181,9 +181,10 @@ export async function instanceUsage(db: Conn, projectId: string, userId?: string
   return { instances: Number(r.n), cores: Number(r.cores) + Number(g.cores), ram: Number(r.ram) + Number(g.ram) };
 }
 
-/** Puts an instance in a server group. */
-export async function addGroupMember(db: Conn, groupUuid: string, instanceUuid: string): Promise<void> {
-  await db('server_group_members').insert({ group_uuid: groupUuid, instance_uuid: instanceUuid });
+/** Puts instances in a server group. */
+export async function addGroupMembers(db: Conn, groupUuid: string, instanceUuids: string[]): Promise<void> {
+  if (!instanceUuids.length) return;
+  await db('server_group_members').insert(instanceUuids.map((instance_uuid) => ({ group_uuid: groupUuid, instance_uuid })));
 }
 
 /** The group an instance is a member of. */
@@ -211,23 +212,28 @@ export interface NewAction {
  * (a retried request) is kept as it was. Returns the action's id.
  */
 export async function recordAction(db: Conn, a: NewAction): Promise<number> {
-  const now = new Date();
-  await db('instance_actions')
-    .insert({
-      instance_uuid: a.uuid,
-      action: a.action,
-      request_id: a.requestId,
-      user_id: a.userId,
-      project_id: a.projectId,
-      start_time: now,
-      finish_time: a.finished ? now : null,
-      message: a.message ?? null,
-    })
-    .onConflict(['instance_uuid', 'request_id'])
-    .ignore();
+  await db('instance_actions').insert(actionRow(a.uuid, a, new Date())).onConflict(['instance_uuid', 'request_id']).ignore();
   const row: { id: number } = await db('instance_actions').where({ instance_uuid: a.uuid, request_id: a.requestId }).first('id');
   return row.id;
 }
+
+/** Records the same action for new instances at once (a create); one already recorded under the request id is kept. */
+export async function recordActions(db: Conn, uuids: string[], a: Omit<NewAction, 'uuid'>): Promise<void> {
+  if (!uuids.length) return;
+  const now = new Date();
+  await db('instance_actions').insert(uuids.map((uuid) => actionRow(uuid, a, now))).onConflict(['instance_uuid', 'request_id']).ignore();
+}
+
+const actionRow = (uuid: string, a: Omit<NewAction, 'uuid'>, now: Date) => ({
+  instance_uuid: uuid,
+  action: a.action,
+  request_id: a.requestId,
+  user_id: a.userId,
+  project_id: a.projectId,
+  start_time: now,
+  finish_time: a.finished ? now : null,
+  message: a.message ?? null,
+});
 
 /** Records an event the API ran itself, started and finished now (Nova's wrap_instance_event(prefix='api')). */
 export async function recordApiEvent(db: Conn, actionId: number, event: string, result: 'Success' | 'Error' = 'Success'): Promise<void> {

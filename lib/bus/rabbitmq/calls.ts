@@ -68,7 +68,8 @@ export function createCalls(cfg: Settings, publisher: Publisher) {
           resolve: (v) => (finish(), resolve(v as T)),
           reject: (e) => (finish(), reject(e)),
         });
-        const options = { persistent: true, contentType: JSON_TYPE, correlationId: id, type: method };
+        // Transient (index.ts): the broker writes nothing to disk for a request only this connection's reply queue can answer.
+        const options = { persistent: false, contentType: JSON_TYPE, correlationId: id, type: method };
         publisher
           .send(
             `call ${topic}.${method}`,

@@ -19,7 +19,10 @@ export type { RabbitBus, RabbitBusOptions } from './options.ts';
  *   confirmed it.
  * - call: a request with a correlation id, a reply-to queue (exclusive and
  *   auto-delete, one per connection) and a TTL equal to the timeout, so that
- *   nobody works on a request whose caller has given up.
+ *   nobody works on a request whose caller has given up. Transient, not
+ *   persistent: its reply queue does not outlive the broker, so a request
+ *   kept across a broker restart could never be answered (callers that must
+ *   not lose one retry it, as the agent's instance_update does).
  * - publish/subscribe: a topic exchange `<prefix>.events` with the event name
  *   as routing key, one exclusive auto-delete queue per subscription.
  * - When the connection drops, the bus reconnects with backoff and declares
