@@ -543,7 +543,7 @@ describe('conductor: crash safety', () => {
       const old = new Date(Date.now() - 10 * 60_000);
       // Committed on host-a long ago, its conductor still casting (the broker was away): the lease is live.
       const casting = await addBuild(cloud.db, { host: 'host-a', updatedAt: old, requestSpec: { scheduling_lease: { owner: 'other:1:abc', at: new Date().toISOString() } } });
-      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0 });
+      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0, moves: 0 });
       assert.equal((await cloud.row(casting.uuid)).host, 'host-a');
       // Once the lease is older than build_timeout (its conductor died mid-cast), it is taken back.
       cloud.advance(buildTimeoutMs + 1000);
