@@ -2,10 +2,13 @@
  * The drivers an agent can run (config compute.driver). A new driver plugs in
  * here: a class implementing ComputeDriver (driver.ts) and one case below.
  */
+import { join } from 'node:path';
 import type { Config } from '../../lib/config/index.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import type { ComputeDriver } from '../driver.ts';
 import { FakeDriver } from './fake/index.ts';
+import type { AccelMode } from './qemu/accel.ts';
+import { QemuDriver } from './qemu/index.ts';
 
 export function createDriver(config: Config): ComputeDriver {
   const name = config['compute.driver'];
@@ -19,7 +22,11 @@ export function createDriver(config: Config): ComputeDriver {
         localGb: config['compute.fake.local_gb'],
       });
     case 'qemu':
-      throw new ConfigError('compute.driver', 'the qemu driver is not built yet; use fake');
+      return new QemuDriver({
+        stateDir: config['compute.qemu.state_dir'] || join(config.data_dir, 'instances'),
+        accel: config['compute.qemu.accel'] as AccelMode,
+        softRebootSeconds: config['compute.qemu.soft_reboot_seconds'],
+      });
     default:
       throw new ConfigError('compute.driver', `unknown driver ${String(name)}`);
   }

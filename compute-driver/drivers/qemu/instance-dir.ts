@@ -1,0 +1,107 @@
+/**
+ * The per-instance directory `<state_dir>/<uuid>/` and what it holds: the
+ * disks, the config drive, the serial log, the QMP and VNC sockets, the
+ * pidfile, `launch.json` (how to start the guest again) and the markers of a
+ * suspended or crashed guest. The directory is the driver's record of a
+ * guest: it exists from spawn to destroy.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InstanceSpec } from '../../driver.ts';
+
+/** What launch.json keeps: enough to start the guest again without the agent's message. */
+export interface LaunchRecord {
+  spec: InstanceSpec;
+  imageId: string;
+  /** The cached base image the root disk is an overlay of. */
+  basePath: string;
+  /** qemu-system-x86_64 arguments (without -daemonize, -pidfile and -incoming). */
+  argv: string[];
+  /** GiB of local disk the instance uses (root + ephemeral + swap). */
+  diskGb: number;
+  createdAt: string;
+}
+
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+export class InstanceDir {
+  readonly path: string;
+  constructor(stateDir: string, readonly uuid: string) {
+    this.path = join(stateDir, uuid);
+  }
+
+  get disk() { return join(this.path, 'disk'); }
+  get ephemeral() { return join(this.path, 'disk.eph0'); }
+  get swap() { return join(this.path, 'disk.swap'); }
+  get configDrive() { return join(this.path, 'disk.config'); }
+  get console() { return join(this.path, 'console.log'); }
+  get qmp() { return join(this.path, 'qmp.sock'); }
+  get vnc() { return join(this.path, 'vnc.sock'); }
+  get pidfile() { return join(this.path, 'qemu.pid'); }
+  /** QEMU's own stdout and stderr. */
+  get qemuLog() { return join(this.path, 'qemu.log'); }
+  get launchFile() { return join(this.path, 'launch.json'); }
+  get suspendState() { return join(this.path, 'suspend.state'); }
+  get crashedMarker() { return join(this.path, 'crashed'); }
+  get nvram() { return join(this.path, 'OVMF_VARS.fd'); }
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  async create(): Promise<void> {
+    await mkdir(this.path, { recursive: false, mode: 0o700 });
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.path, { recursive: true, force: true });
+  }
+
+  async readLaunch(): Promise<LaunchRecord> {
+    return JSON.parse(await readFile(this.launchFile, 'utf8')) as LaunchRecord;
+  }
+
+  async writeLaunch(record: LaunchRecord): Promise<void> {
+    const tmp = `${this.launchFile}.tmp`;
+    await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
+    await rename(tmp, this.launchFile);
+  }
+
+  /** The pid in the pidfile, or null. */
+  async readPid(): Promise<number | null> {
+    try {
+      const pid = Number.parseInt((await readFile(this.pidfile, 'utf8')).trim(), 10);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async markCrashed(reason: string): Promise<void> {
+    await writeFile(this.crashedMarker, `${new Date().toISOString()} ${reason}\n`).catch(() => {});
+  }
+
+  async clearMarkers(): Promise<void> {
+    await rm(this.crashedMarker, { force: true });
+  }
+
+  isCrashed(): boolean {
+    return existsSync(this.crashedMarker);
+  }
+
+  isSuspended(): boolean {
+    return existsSync(this.suspendState);
+  }
+}
+
+/** The instance uuids with a directory under stateDir (not `_base` and other underscored entries). */
+export async function instanceUuids(stateDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(stateDir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The qemu-img calls the driver makes: what a file is (`info`) and new disks
+ * (`create`, an overlay on a base image or a blank one).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DriverError } from '../../driver.ts';
+
+const run = promisify(execFile);
+
+export interface ImageInfo {
+  format: string;
+  virtualSize: number;
+  backingFile: string | null;
+  dataFile: string | null;
+}
+
+async function qemuImg(args: string[], timeoutMs = 120_000): Promise<string> {
+  try {
+    const { stdout } = await run('qemu-img', args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new DriverError(`qemu-img ${args[0]} failed: ${(err.stderr ?? err.message).trim()}`, { name: 'QemuImgError' });
+  }
+}
+
+/** What qemu-img sees in `path` (probing the format, as Nova's qemu_img_info does for a downloaded image). */
+export async function imageInfo(path: string, format?: string): Promise<ImageInfo> {
+  const out = await qemuImg(['info', '--output=json', ...(format ? ['-f', format] : []), path]);
+  const info = JSON.parse(out) as Record<string, any>;
+  return {
+    format: String(info.format),
+    virtualSize: Number(info['virtual-size']),
+    backingFile: info['backing-filename'] ?? info['full-backing-filename'] ?? null,
+    dataFile: info['format-specific']?.data?.['data-file'] ?? null,
+  };
+}
+
+/** A qcow2 overlay of `base` (format `baseFormat`) of `sizeBytes` (the base's size when null). */
+export async function createOverlay(path: string, base: string, baseFormat: string, sizeBytes: number | null): Promise<void> {
+  await qemuImg(['create', '-q', '-f', 'qcow2', '-b', base, '-F', baseFormat, path, ...(sizeBytes ? [String(sizeBytes)] : [])]);
+}
+
+/** A blank qcow2 disk of `sizeBytes`. */
+export async function createBlank(path: string, sizeBytes: number): Promise<void> {
+  await qemuImg(['create', '-q', '-f', 'qcow2', path, String(sizeBytes)]);
+}
