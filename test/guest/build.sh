@@ -36,12 +36,12 @@ case $(LC_ALL=C ldd "$busybox" 2>&1 || true) in
   *"not a dynamic executable"*) ;;
   *) die "$busybox is not static (apt-get install busybox-static)" ;;
 esac
-mbr=/usr/lib/syslinux/mbr/mbr.bin
-[ -r "$mbr" ] || die "no $mbr (apt-get install syslinux-common)"
+[ -r /usr/lib/syslinux/mbr/mbr.bin ] || die "no /usr/lib/syslinux/mbr/mbr.bin (apt-get install syslinux-common)"
+. "$here/disk.sh"
 
 pkgver() { dpkg-query -W -f='${Package} ${Version}\n' "$1" 2>/dev/null || echo "$1 unknown"; }
 inputs() {
-  (cd "$here" && sha256sum build.sh init json-flat.awk)
+  (cd "$here" && sha256sum build.sh disk.sh init json-flat.awk)
   echo "kernel $kver $(pkgver "linux-image-$kver")"
   pkgver busybox-static
   pkgver syslinux
@@ -91,22 +91,12 @@ LABEL nubo
   APPEND console=ttyS0,115200 quiet loglevel=3
 EOF
 
-# The FAT partition: the payload plus room for the boot counter, 1 MiB aligned.
-start=2048
+# The disk: one bootable FAT partition, the payload plus room for the boot counter.
 payload=$(($(stat -c %s "$kernel") + $(stat -c %s "$work/initrd.gz")))
 part_mb=$((payload / 1048576 + 8))
 [ $part_mb -ge 16 ] || part_mb=16
-truncate -s ${part_mb}M "$work/part.img"
-mkfs.fat -F 16 -n NUBOGUEST -i 4e55424f -h $start "$work/part.img" >/dev/null
-syslinux --install "$work/part.img"
-mcopy -i "$work/part.img" "$kernel" ::vmlinuz
-mcopy -i "$work/part.img" "$work/initrd.gz" "$work/syslinux.cfg" ::
-
-# The disk: SYSLINUX's MBR, one bootable FAT16 (LBA) partition.
-truncate -s $((start * 512 + part_mb * 1048576)) "$work/disk.img"
-printf 'label: dos\nlabel-id: 0x4e55424f\nstart=%d, type=e, bootable\n' $start | sfdisk -q "$work/disk.img"
-dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
-dd if="$work/part.img" of="$work/disk.img" bs=512 seek=$start conv=notrunc,sparse status=none
+syslinux_partition "$work/part.img" $part_mb NUBOGUEST "$work/syslinux.cfg" "$kernel:vmlinuz" "$work/initrd.gz:initrd.gz"
+mbr_disk "$work/disk.img" "$work/part.img:e"
 qemu-img convert -f raw -O qcow2 "$work/disk.img" "$work/nubo-guest.qcow2"
 
 inputs >"$work/inputs.txt"
