@@ -8,6 +8,7 @@ import { createFilesystemStore } from '../api/image/data/filesystem.ts';
 import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
 import { createImageApp } from '../api/image/server.ts';
 import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
+import { issueDelegatedToken } from '../api/identity/auth/delegated-token.ts';
 import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
 import { computeAgentFromConfig, type ComputeAgent } from '../compute-driver/index.ts';
 import { chooseDriver, logDriverChoice, type DriverChoice } from '../compute-driver/drivers/choose.ts';
@@ -130,7 +131,14 @@ export interface Background {
  * the conductor as it stops), then the conductor.
  */
 export async function startComputeServices(rt: Runtime): Promise<{ background: Background[]; driver: DriverChoice; host: string }> {
-  const conductor = createConductor({ db: rt.db, bus: rt.bus, config: rt.config, logger: rt.logger });
+  const conductor = createConductor({
+    db: rt.db,
+    bus: rt.bus,
+    config: rt.config,
+    logger: rt.logger,
+    // The instance's user's roles on its project, for as long as a build may wait (the image download).
+    imageToken: (row) => issueDelegatedToken(rt, row.user_id, row.project_id, rt.config['scheduler.build_timeout'] + 3600),
+  });
   await conductor.start();
   let agent: ComputeAgent;
   let choice: DriverChoice;

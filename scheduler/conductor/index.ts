@@ -46,6 +46,8 @@ export interface ConductorOptions {
    * only the fault tests set (test/integration/compute-faults-scheduler.test.ts).
    */
   claimPauseMs?: number;
+  /** A token for the compute agent to download an instance's image with (ConductorContext.imageToken); none unless given. */
+  imageToken?: ConductorContext['imageToken'];
 }
 
 export interface Conductor {
@@ -76,6 +78,7 @@ export function createConductor(opts: ConductorOptions): Conductor {
     buildTimeoutMs: opts.buildTimeoutMs ?? config['scheduler.build_timeout'] * 1000,
     now: opts.now ?? (() => new Date()),
     select: opts.select,
+    imageToken: opts.imageToken,
   };
   const sweepIntervalMs = opts.sweepIntervalMs ?? config['scheduler.sweep_interval'] * 1000;
   const subscriptions: Subscription[] = [];
