@@ -8,7 +8,7 @@ import { createFilesystemStore } from '../api/image/data/filesystem.ts';
 import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
 import { createImageApp } from '../api/image/server.ts';
 import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
-import { issueDelegatedToken } from '../api/identity/auth/delegated-token.ts';
+import { imageTokenSeconds, instanceTokenIssuer } from '../api/identity/auth/delegated-token.ts';
 import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
 import { computeAgentFromConfig, type ComputeAgent } from '../compute-driver/index.ts';
 import { chooseDriver, logDriverChoice, type DriverChoice } from '../compute-driver/drivers/choose.ts';
@@ -136,8 +136,7 @@ export async function startComputeServices(rt: Runtime): Promise<{ background: B
     bus: rt.bus,
     config: rt.config,
     logger: rt.logger,
-    // The instance's user's roles on its project, for as long as a build may wait (the image download).
-    imageToken: (row) => issueDelegatedToken(rt, row.user_id, row.project_id, rt.config['scheduler.build_timeout'] + 3600),
+    imageToken: instanceTokenIssuer(rt, imageTokenSeconds(rt.config)),
   });
   await conductor.start();
   let agent: ComputeAgent;

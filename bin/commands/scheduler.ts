@@ -1,3 +1,5 @@
+import { imageTokenSeconds, instanceTokenIssuer } from '../../api/identity/auth/delegated-token.ts';
+import { createTokenService } from '../../lib/tokens/index.ts';
 import { createBus } from '../../lib/bus/index.ts';
 import { closeDatabase, migrate, openDatabase } from '../../lib/db/index.ts';
 import { ConfigError } from '../../lib/errors.ts';
@@ -32,7 +34,9 @@ export const scheduler: Command = {
       const applied = await migrate(db);
       if (applied.length) logger.info({ migrations: applied }, 'database migrated');
       const bus = await createBus(config['bus.url'], { logger, callTimeoutMs: config['bus.call_timeout_ms'] });
-      const conductor = createConductor({ db, bus, config, logger });
+      // Tokens for the compute agents' image downloads (the instance's user on its project).
+      const tokens = await createTokenService({ db, bus, config, logger });
+      const conductor = createConductor({ db, bus, config, logger, imageToken: instanceTokenIssuer({ db, tokens, logger }, imageTokenSeconds(config)) });
       const signalled = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -43,6 +47,7 @@ export const scheduler: Command = {
         logger.info({ signal }, 'stopping');
         await conductor.stop();
       } finally {
+        await tokens.close();
         await bus.close();
       }
     } finally {
