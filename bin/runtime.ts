@@ -9,7 +9,8 @@ import { imagePolicyDefaults } from '../api/image/policy-rules.ts';
 import { createImageApp } from '../api/image/server.ts';
 import { identityPolicyDefaults } from '../api/identity/policy-rules.ts';
 import { bootstrapIdentity, type BootstrapResult, type CatalogService } from '../api/identity/bootstrap/service.ts';
-import { computeAgentFromConfig, createDriver, type ComputeAgent } from '../compute-driver/index.ts';
+import { computeAgentFromConfig, type ComputeAgent } from '../compute-driver/index.ts';
+import { chooseDriver, logDriverChoice, type DriverChoice } from '../compute-driver/drivers/choose.ts';
 import { createBus } from '../lib/bus/index.ts';
 import type { Bus } from '../lib/bus/bus.ts';
 import type { Config } from '../lib/config/index.ts';
@@ -19,6 +20,7 @@ import { Enforcer, loadPolicyFile } from '../lib/policy/enforcer.ts';
 import { createTokenService } from '../lib/tokens/index.ts';
 import type { TokenService } from '../lib/tokens/claims.ts';
 import { createConductor } from '../scheduler/conductor/index.ts';
+import { registerDefaultImage } from './default-image.ts';
 
 /** The shared parts a Nubo process runs on: database, bus, tokens, logger. */
 export interface Runtime {
@@ -92,14 +94,16 @@ export async function startApis(rt: Runtime): Promise<RunningApi[]> {
 /**
  * Creates what is missing of the admin project, user, roles and the catalog
  * of `services`; with the compute service among them (the all-in-one), also
- * the classic flavors when there are none (compute.default_flavors).
+ * the classic flavors when there are none (compute.default_flavors) and the
+ * default image (compute.default_image) when it is not registered yet.
  */
 export async function runBootstrap(rt: Runtime, services: CatalogService[]): Promise<BootstrapResult> {
-  if (rt.config['compute.default_flavors'] && services.some((s) => s.type === 'compute')) {
+  const allInOne = services.some((s) => s.type === 'compute');
+  if (rt.config['compute.default_flavors'] && allInOne) {
     const created = await createDefaultFlavors(rt.db);
     if (created.length) rt.logger.info({ flavors: created }, 'default flavors created');
   }
-  return bootstrapIdentity(rt.db, {
+  const boot = await bootstrapIdentity(rt.db, {
     region: rt.config['identity.region'],
     projectName: rt.config['identity.admin_project'],
     userName: rt.config['identity.admin_user'],
@@ -108,6 +112,8 @@ export async function runBootstrap(rt: Runtime, services: CatalogService[]): Pro
     passwordHashCost: rt.config['identity.password_hash_cost'],
     services,
   });
+  if (allInOne) await registerDefaultImage(rt, boot);
+  return boot;
 }
 
 /** Something running in the process besides the APIs (the conductor, a compute agent). */
@@ -118,21 +124,20 @@ export interface Background {
 
 /**
  * The conductor and one compute agent on the runtime's bus, as the
- * all-in-one runs them: the agent with the configured compute.driver (fake
- * by default, which runs no real guest: said loudly). Returned in the order
- * to stop them: the agent first (it still reports to the conductor as it
- * stops), then the conductor.
+ * all-in-one runs them: the agent with the driver compute.driver names (auto:
+ * qemu where it runs, else fake, which runs no real guest: said loudly).
+ * Returned in the order to stop them: the agent first (it still reports to
+ * the conductor as it stops), then the conductor.
  */
-export async function startComputeServices(rt: Runtime): Promise<{ background: Background[]; driver: string; host: string }> {
+export async function startComputeServices(rt: Runtime): Promise<{ background: Background[]; driver: DriverChoice; host: string }> {
   const conductor = createConductor({ db: rt.db, bus: rt.bus, config: rt.config, logger: rt.logger, tokens: rt.tokens });
   await conductor.start();
   let agent: ComputeAgent;
+  let choice: DriverChoice;
   try {
-    const driver = createDriver(rt.config);
-    if (driver.type === 'fake') {
-      rt.logger.warn({ driver: driver.type }, 'the compute agent runs the FAKE driver: instances are simulated, no virtual machine runs (set compute.driver)');
-    }
-    agent = computeAgentFromConfig(rt.config, rt.bus, rt.logger, driver);
+    choice = await chooseDriver(rt.config, rt.logger);
+    logDriverChoice(rt.logger, choice);
+    agent = computeAgentFromConfig(rt.config, rt.bus, rt.logger, choice.driver);
     await agent.start();
   } catch (e) {
     await conductor.stop();
@@ -143,7 +148,7 @@ export async function startComputeServices(rt: Runtime): Promise<{ background: B
       { name: 'compute agent', stop: () => agent.stop() },
       { name: 'conductor', stop: () => conductor.stop() },
     ],
-    driver: rt.config['compute.driver'],
+    driver: choice,
     host: agent.host,
   };
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { expandHome } from '../../lib/config/index.ts';
 import { writeCloudsYaml } from '../clouds-yaml.ts';
 import { openRuntime, runBootstrap, startApis, startComputeServices, stopOnSignals } from '../runtime.ts';
+import { driverBanner } from '../../compute-driver/drivers/choose.ts';
 import { configFromArgs, type Command } from './command.ts';
 
 export const allInOne: Command = {
@@ -13,7 +14,9 @@ export const allInOne: Command = {
     'migrates the database, bootstraps the admin project, user and catalog, and writes a',
     'clouds.yaml with the cloud `nubo`; later starts reuse all of it. The scheduler and conductor',
     'run on the in-process bus, with one compute agent for this host using compute.driver',
-    '(fake by default: servers go ACTIVE, but no virtual machine runs).',
+    '(auto by default: the qemu driver where QEMU runs, KVM or TCG; else the fake driver, said loudly,',
+    'whose servers go ACTIVE with no virtual machine). With compute.default_image it registers that',
+    'file once as a public image (npm start: the test guest), beside the default flavors (m1.nano…).',
   ].join('\n'),
   async run(argv) {
     const config = configFromArgs(argv);
@@ -41,10 +44,8 @@ export const allInOne: Command = {
       `  admin user:     ${cloud.username} (domain Default), project ${cloud.projectName}`,
       `  admin password: ${boot.passwordGenerated ? 'generated into' : 'stored in'} ${join(config.data_dir, 'admin-password')}${config['identity.admin_password'] ? ' (set by configuration)' : ''}`,
       `  clouds.yaml:    ${cloudsFiles.join(', ')}`,
-      `  compute host:   ${compute.host}, driver ${compute.driver}`,
-      ...(compute.driver === 'fake'
-        ? ['', '  !!! The compute driver is FAKE: servers go ACTIVE but no virtual machine runs.', '  !!! Set compute.driver (NUBO_COMPUTE_DRIVER) to run real guests.']
-        : []),
+      `  compute host:   ${compute.host}, driver ${compute.driver.name}${compute.driver.accel ? ` (${compute.driver.accel.accel.toUpperCase()})` : ''}`,
+      ...(driverBanner(compute.driver).length ? ['', ...driverBanner(compute.driver)] : []),
       '',
       '  Try: openstack --os-cloud nubo token issue',
       '',

@@ -1,4 +1,5 @@
-import { computeAgentFromConfig, createDriver } from '../../compute-driver/index.ts';
+import { chooseDriver, driverBanner, logDriverChoice } from '../../compute-driver/drivers/choose.ts';
+import { computeAgentFromConfig } from '../../compute-driver/index.ts';
 import { createBus } from '../../lib/bus/index.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -10,7 +11,7 @@ export const compute: Command = {
   help: [
     'Runs the compute agent of one hypervisor host (as nova-compute): it serves the topic',
     'compute.<compute.host> on RabbitMQ (bus.url), runs instances through the compute.driver',
-    '(fake, or qemu), heartbeats every compute.report_interval seconds with the host\'s resources,',
+    '(auto: qemu where QEMU runs, else fake, said loudly; or fake, or qemu), heartbeats every compute.report_interval seconds with the host\'s resources,',
     'and syncs power states every compute.sync_power_state_interval seconds. It needs no database:',
     'what it knows comes from the conductor. Guests keep running when the agent stops; a',
     'restarted agent adopts them.',
@@ -20,8 +21,12 @@ export const compute: Command = {
     if (!config['bus.url']) {
       throw new ConfigError('bus.url', 'nubo compute needs RabbitMQ (amqp://…): the in-process bus reaches only services in the same process');
     }
-    const driver = createDriver(config);
     const logger = createLogger({ level: config['log.level'], name: 'nubo-compute' });
+    const choice = await chooseDriver(config, logger);
+    logDriverChoice(logger, choice);
+    const banner = driverBanner(choice);
+    if (banner.length) process.stderr.write(banner.join('\n') + '\n');
+    const driver = choice.driver;
     const bus = await createBus(config['bus.url'], { logger, callTimeoutMs: config['bus.call_timeout_ms'] });
     const agent = computeAgentFromConfig(config, bus, logger, driver);
     const signalled = new Promise<string>((resolve) => {

@@ -1,6 +1,7 @@
 /**
  * The drivers an agent can run (config compute.driver). A new driver plugs in
  * here: a class implementing ComputeDriver (driver.ts) and one case below.
+ * `auto` (the default) is chosen by choose.ts.
  */
 import { join } from 'node:path';
 import type { Config } from '../../lib/config/index.ts';
@@ -27,6 +28,8 @@ export function createDriver(config: Config): ComputeDriver {
         accel: config['compute.qemu.accel'] as AccelMode,
         softRebootSeconds: config['compute.qemu.soft_reboot_seconds'],
       });
+    case 'auto':
+      throw new ConfigError('compute.driver', 'auto is resolved by chooseDriver (compute-driver/drivers/choose.ts), which probes the host first');
     default:
       throw new ConfigError('compute.driver', `unknown driver ${String(name)}`);
   }

@@ -332,18 +332,19 @@ describe('Nova flavors', () => {
     assert.equal(ok.status, 200);
   });
 
-  test('the all-in-one\'s default flavors: m1.tiny … m1.xlarge only into an empty table', async () => {
+  test('the all-in-one\'s default flavors: m1.nano, m1.tiny … m1.xlarge only into an empty table', async () => {
     // This harness's database already has flavors: nothing is added.
     assert.deepEqual(await createDefaultFlavors(h.identity.database.db), []);
     const fresh = await pgliteDatabase();
     try {
-      assert.deepEqual(await createDefaultFlavors(fresh.db), ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large', 'm1.xlarge']);
+      assert.deepEqual(await createDefaultFlavors(fresh.db), ['m1.nano', 'm1.tiny', 'm1.small', 'm1.medium', 'm1.large', 'm1.xlarge']);
       const rows = await fresh.db('flavors').orderBy('flavorid').select('flavorid', 'name', 'memory_mb', 'vcpus', 'root_gb', 'is_public');
       assert.deepEqual(rows.map((f: any) => [f.flavorid, f.name, f.memory_mb, f.vcpus, f.root_gb, f.is_public]), [
         ['1', 'm1.tiny', 512, 1, 1, true],
         ['2', 'm1.small', 2048, 1, 20, true],
         ['3', 'm1.medium', 4096, 2, 40, true],
         ['4', 'm1.large', 8192, 4, 80, true],
+        ['42', 'm1.nano', 128, 1, 1, true],
         ['5', 'm1.xlarge', 16384, 8, 160, true],
       ]);
       assert.deepEqual(await createDefaultFlavors(fresh.db), []);

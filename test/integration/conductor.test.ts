@@ -616,6 +616,7 @@ describe('conductor: processes on PostgreSQL and RabbitMQ', () => {
       NUBO_DATABASE_URL: database.url,
       NUBO_BUS_URL: rabbitUrl,
       NUBO_LOG_LEVEL: process.env.NUBO_LOG_LEVEL ?? 'warn',
+      NUBO_COMPUTE_DRIVER: 'fake',
       NUBO_COMPUTE_REPORT_INTERVAL: '1',
       NUBO_COMPUTE_FAKE_MEMORY_MB: '16384',
       NUBO_SCHEDULER_SWEEP_INTERVAL: '1',

@@ -16,6 +16,8 @@ export interface AllInOne {
   authUrl: string;
   password: string;
   child: ChildProcess;
+  /** What the process has written to stderr so far (the start's banner among it). */
+  readonly stderr: string;
   /** Log lines the process printed so far (JSON objects). */
   logs: any[];
   stop(): Promise<number | null>;
@@ -30,7 +32,8 @@ export interface AllInOne {
  * data directory and clouds.yaml; resolves once it has bootstrapped. With
  * `built`, the compiled tree `npm start` runs (build it first).
  */
-export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; built?: boolean } = {}): Promise<AllInOne> {
+export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: string; built?: boolean; startTimeoutMs?: number } = {}): Promise<AllInOne> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubo-e2e-'));
   const cloudsFile = join(dataDir, 'clouds.yaml');
   const child = spawn(process.execPath, [opts.built ? builtNubo : nubo, 'all-in-one'], {
@@ -43,6 +46,8 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
       NUBO_COMPUTE_PORT: '0',
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       NUBO_LOG_LEVEL: 'info',
+      // The fake driver unless a test asks for another (auto would run qemu wherever it is installed).
+      NUBO_COMPUTE_DRIVER: 'fake',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,7 +60,7 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
       if (stderr.includes('Nubo is running.')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`all-in-one exited with ${code} before starting:\n${stderr}`)));
-    setTimeout(() => reject(new Error(`all-in-one did not start within 60 s:\n${stderr}`)), 60_000).unref();
+    setTimeout(() => reject(new Error(`all-in-one did not start within ${startTimeoutMs / 1000} s:\n${stderr}`)), startTimeoutMs).unref();
   });
   child.stdout!.on(
     'data',
@@ -83,6 +88,9 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
     authUrl: auth.auth_url,
     password: auth.password,
     child,
+    get stderr() {
+      return stderr;
+    },
     logs,
     stop: () =>
       new Promise((resolve) => {

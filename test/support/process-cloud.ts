@@ -122,6 +122,7 @@ export async function startProcessCloud(opts: { busUrl: string; timings: CloudTi
     NUBO_DATABASE_URL: database.url,
     NUBO_BUS_URL: opts.busUrl,
     NUBO_LOG_LEVEL: opts.logLevel ?? 'info',
+    NUBO_COMPUTE_DRIVER: 'fake',
     NUBO_COMPUTE_REPORT_INTERVAL: String(t.reportInterval),
     NUBO_COMPUTE_FAKE_MEMORY_MB: '65536',
     NUBO_SCHEDULER_SWEEP_INTERVAL: String(t.sweepInterval),

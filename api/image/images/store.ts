@@ -79,6 +79,11 @@ export async function updateImage(
   return row as ImageRow | undefined;
 }
 
+/** The oldest image named `name` that `owner` has and has not deleted. */
+export async function findOwnedImageByName(db: Db, owner: string, name: string): Promise<ImageRow | undefined> {
+  return table(db).where({ owner, name }).whereNull('deleted_at').orderBy('created_at').first();
+}
+
 /** Images a project owns that are not deleted. */
 export async function countImages(db: Db, owner: string): Promise<number> {
   const [{ n }] = await table(db).where({ owner }).whereNull('deleted_at').count({ n: '*' });
