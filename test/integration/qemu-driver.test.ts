@@ -1,6 +1,6 @@
 /**
- * The qemu driver driven directly (no API, no bus): real QEMU guests (a
- * busybox guest from test/support/qemu-guest.ts), an image served as Glance
+ * The qemu driver driven directly (no API, no bus): real QEMU guests (the
+ * shared test guest of test/guest/), an image served as Glance
  * serves `GET /v2/images/{id}/file`. Skipped when QEMU or the guest's tools
  * are missing. Guests run under TCG on loaded machines: waits are long.
  */
@@ -17,10 +17,11 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, emptyBlockDeviceInfo, ImageUnacceptable, InstanceNotFound, type ImageMeta, type InstanceSpec, type LifecycleEvent } from '../../compute-driver/driver.ts';
 import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
+import { detectAccel } from '../../compute-driver/drivers/qemu/accel.ts';
 import { QemuDriver } from '../../compute-driver/drivers/qemu/index.ts';
 import { PowerState } from '../../compute-driver/states.ts';
 import { createLogger } from '../../lib/log.ts';
-import { testGuestImage, testGuestUnavailable } from '../support/qemu-guest.ts';
+import { GUEST_POWERDOWN, guestLine, parseGuestConsole, testGuestImage } from '../support/guest.ts';
 
 const qemuMissing = (() => {
   try {
@@ -31,7 +32,7 @@ const qemuMissing = (() => {
     return 'qemu-system-x86_64 or genisoimage is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)';
   }
 })();
-const skip = qemuMissing ?? testGuestUnavailable() ?? false;
+const skip = qemuMissing ?? false;
 if (skip) console.log(`# skipping the qemu driver tests: ${skip}`);
 
 const BOOT_MS = 300_000;
@@ -68,7 +69,8 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
   const good: ImageMeta = { id: randomUUID(), name: 'guest', disk_format: 'qcow2', container_format: 'bare', properties: {} };
 
   const newDriver = async () => {
-    const d = new QemuDriver({ stateDir, accel: 'auto', softRebootSeconds: 240, logger: log });
+    // The KVM probe's answer is shared by the test runs of this machine (the probe has its own test below).
+    const d = new QemuDriver({ stateDir, accel: 'auto', accelCacheFile: join(tmpdir(), 'nubo-test-accel-probe.json'), softRebootSeconds: 240, logger: log });
     await d.init('qemu-test-host');
     drivers.push(d);
     return d;
@@ -123,10 +125,11 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(resources.hypervisor_version >= 2_000_000);
     console.log(`# accel ${driver.accel.accel} (-cpu ${driver.accel.cpu}): ${driver.accel.reason}`);
 
-    const inst = spec();
+    // The user data ticks on the console after ready: a resumed guest goes on ticking.
+    const inst = spec({ user_data: Buffer.from('#!/bin/sh\nn=0\nwhile sleep 2; do n=$((n+1)); echo "tick $n"; done\n').toString('base64') });
     const dir = join(stateDir, inst.uuid);
     const consoleLog = () => driver.getConsoleOutput(inst);
-    const boots = async () => count(await consoleLog(), 'nubo-guest: ready');
+    const boots = async () => parseGuestConsole(await consoleLog()).filter((b) => b.ready).length;
     const pid = () => Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
     await driver.spawn(inst, image(good), [], emptyBlockDeviceInfo());
     const info = await driver.getInfo(inst);
@@ -138,9 +141,9 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     // The guest's init read its config drive.
     await waitFor('the guest to be ready', async () => (await boots()) === 1);
     const text = await consoleLog();
-    assert.match(text, new RegExp(`nubo-guest: uuid=${inst.uuid}`));
-    assert.match(text, new RegExp(`nubo-guest: hostname=${inst.hostname}`));
-    assert.match(text, /"k1": *"ssh-ed25519 AAAATESTKEY test@nubo"/);
+    assert.equal(guestLine.uuid.exec(text)?.[1], inst.uuid);
+    assert.equal(guestLine.hostname.exec(text)?.[1], inst.hostname);
+    assert.equal(guestLine.publicKey.exec(text)?.[1], 'ssh-ed25519 AAAATESTKEY test@nubo');
     assert.equal((await driver.getConsoleOutput(inst, 1)).split('\n').length, 1);
     const used = await driver.getAvailableResources();
     assert.equal(used.vcpus_used, 1);
@@ -160,13 +163,13 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SUSPENDED);
     assert.ok(!alive(beforeSuspend));
     assert.ok(existsSync(join(dir, 'suspend.state')));
-    const ticks = count(await consoleLog(), 'nubo-guest: tick');
+    const ticks = count(await consoleLog(), '\ntick ');
     step('resume');
     await driver.resume(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     assert.ok(!existsSync(join(dir, 'suspend.state')));
-    await waitFor('the resumed guest to tick', async () => count(await consoleLog(), 'nubo-guest: tick') > ticks, 120_000);
-    assert.equal(await boots(), 1);
+    await waitFor('the resumed guest to tick', async () => count(await consoleLog(), '\ntick ') > ticks, 120_000);
+    assert.equal(parseGuestConsole(await consoleLog()).length, 1, 'no new boot after resume');
 
     step('hard reboot');
     await driver.reboot(inst, 'HARD');
@@ -178,7 +181,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     await driver.reboot(inst, 'SOFT');
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     assert.notEqual(pid(), beforeSoft, 'a soft reboot powers the guest off and starts it again');
-    assert.match(await consoleLog(), /power button, powering off/);
+    assert.equal(count(await consoleLog(), GUEST_POWERDOWN), 1);
     await waitFor('the third boot (soft reboot)', async () => (await boots()) === 3);
 
     step('power off');
@@ -186,7 +189,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     await driver.powerOff(inst, 120, 10);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SHUTDOWN);
     assert.ok(!alive(beforeOff));
-    assert.equal(count(await consoleLog(), 'power button, powering off'), 2);
+    assert.equal(count(await consoleLog(), GUEST_POWERDOWN), 2);
     step('power on');
     await driver.powerOn(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
@@ -229,6 +232,16 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     await assert.rejects(driver2.getInfo(inst), InstanceNotFound);
     await driver2.destroy(inst);
     assert.ok(!existsSync(join(stateDir, '_base', good.id)), 'the base image goes with its last instance');
+  });
+
+  test('the KVM probe boots a kernel and keeps its answer', async () => {
+    const file = join(stateDir, 'probe', 'accel.json');
+    const version = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+    const accel = await detectAccel('auto', 'qemu-system-x86_64', log, { qemuVersion: version, cacheFile: file });
+    console.log(`# probe: ${accel.accel} (-cpu ${accel.cpu}): ${accel.reason}`);
+    assert.ok(accel.accel === 'kvm' || accel.accel === 'tcg');
+    assert.ok(accel.reason.length > 0);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).accel, accel);
   });
 
   test('an image that is not what it claims is unacceptable, and nothing is left', async () => {

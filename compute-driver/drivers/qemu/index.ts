@@ -43,8 +43,10 @@ import { hostResources } from './resources.ts';
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
   stateDir: string;
-  /** compute.qemu.accel: auto probes KVM once per process. Default auto. */
+  /** compute.qemu.accel: auto probes KVM, and keeps the answer in accelCacheFile. Default auto. */
   accel?: AccelMode;
+  /** Where the KVM probe's answer is kept (accel-cache.ts). Default <stateDir>/accel-probe.json. */
+  accelCacheFile?: string;
   /** Seconds a soft reboot waits for the guest to power off before a hard one (compute.qemu.soft_reboot_seconds). Default 120. */
   softRebootSeconds?: number;
   /** The QEMU binary. Default qemu-system-x86_64 on PATH. */
@@ -71,6 +73,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   private readonly power: PowerActions;
   private readonly monitors = new Map<string, GuestMonitor>();
   private readonly accelMode: AccelMode;
+  private readonly accelCacheFile: string;
   private accelResult: Accel | null = null;
   private version = '0.0.0';
   private host = 'localhost';
@@ -80,6 +83,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.stateDir = opts.stateDir;
     this.qemu = opts.qemu ?? QEMU_BINARY;
     this.accelMode = opts.accel ?? 'auto';
+    this.accelCacheFile = opts.accelCacheFile ?? join(this.stateDir, 'accel-probe.json');
     this.log = (opts.logger ?? createLogger({ name: 'nubo-compute' })).child({ component: 'qemu-driver' });
     this.images = new ImageCache(this.stateDir);
     this.power = new PowerActions(this, (opts.softRebootSeconds ?? 120) * 1000);
@@ -101,7 +105,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.version = await qemuVersion(this.qemu).catch((e: Error) => {
       throw new DriverError(`${this.qemu} cannot be run: ${e.message}`);
     });
-    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log);
+    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log, { qemuVersion: this.version, cacheFile: this.accelCacheFile });
     const { accel, cpu, reason } = this.accelResult;
     const line = `qemu driver: guests run with ${accel.toUpperCase()} (-cpu ${cpu}): ${reason}`;
     if (accel === 'kvm') this.log.info({ accel, cpu, qemu: this.version }, line);
