@@ -201,6 +201,17 @@ if (!qemuAvailable()) {
       assert.equal(after.length, 4, 'no new boot after pause or resume');
       assert.equal(after.at(-1)!.values.boot_id, started.at(-1)!.values.boot_id);
 
+      // Rebuild: a new root disk from the image (the boot counter on it starts again), the same guest identity, the console log goes on.
+      step('rebuild');
+      const beforeRebuild = qemuPid(id);
+      await action(id, { rebuild: { imageRef: goodImage } });
+      assert.equal((await settled(id, 'ACTIVE'))['OS-EXT-STS:power_state'], 1);
+      const rebuilt = await until('the rebuilt guest ready', async () => ((await readyBoots(id)).length === 5 ? readyBoots(id) : null), BOOT_MS);
+      assert.notEqual(qemuPid(id), beforeRebuild);
+      assert.equal(rebuilt.at(-1)!.values.boot, '1', 'a fresh root disk');
+      assert.equal(rebuilt.at(-1)!.values.uuid, id);
+      assert.ok(agent.logs.some((l) => l.msg === 'rebuilt' && l.uuid === id), 'the driver rebuilt in place');
+
       step('delete');
       const last = qemuPid(id);
       await remove(id);

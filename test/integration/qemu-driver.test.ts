@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -271,7 +271,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(!(await driver.listInstances()).some((r) => r.uuid === inst.uuid));
   });
 
-  test('concurrent spawns of one image share one download; swap and ephemeral disks are made', async () => {
+  test('concurrent spawns of one image share one download; swap and ephemeral disks are made; a rebuild makes new ones', async () => {
     const driver = drivers.at(-1) ?? (await newDriver());
     const shared = image({ id: `good-${randomUUID()}` });
     const flavor = { flavorid: 'q2', name: 'q.disks', vcpus: 2, memory_mb: 128, root_gb: 0, ephemeral_gb: 1, swap: 16, extra_specs: { 'hw:cpu_cores': '2' } };
@@ -285,7 +285,25 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
       const argv = JSON.parse(readFileSync(join(stateDir, i.uuid, 'launch.json'), 'utf8')).argv as string[];
       assert.ok(argv.includes('2,sockets=1,cores=2,threads=1'));
     }
+    // A rebuild of a onto another image: a new root overlay of it, the ephemeral disk kept when asked, the old image released.
+    const other = image({ id: `good-${randomUUID()}` });
+    // Each disk gets an old mtime: a disk made anew has a new one.
+    const old = new Date('2001-01-01T00:00:00Z');
+    for (const f of ['disk', 'disk.eph0', 'disk.swap']) utimesSync(join(stateDir, a.uuid, f), old, old);
+    const mtime = (f: string) => statSync(join(stateDir, a.uuid, f)).mtimeMs;
+    const [disk, eph, swap] = [old.getTime(), old.getTime(), old.getTime()];
+    await driver.rebuild(a, other, [], emptyBlockDeviceInfo(), { powerOn: false, preserveEphemeral: true });
+    assert.equal((await driver.getInfo(a)).powerState, PowerState.SHUTDOWN);
+    assert.notEqual(mtime('disk'), disk, 'a new root disk');
+    assert.notEqual(mtime('disk.swap'), swap, 'a new swap disk');
+    assert.equal(mtime('disk.eph0'), eph, 'the ephemeral disk is kept');
+    assert.equal(JSON.parse(readFileSync(join(stateDir, a.uuid, 'launch.json'), 'utf8')).imageId, other.id);
+    assert.match(execFileSync('qemu-img', ['info', '-U', '--output=json', join(stateDir, a.uuid, 'disk')], { encoding: 'utf8' }), new RegExp(other.id));
+    await driver.rebuild(a, other, [], emptyBlockDeviceInfo(), { powerOn: false });
+    assert.notEqual(mtime('disk.eph0'), eph, 'a new ephemeral disk unless preserved');
+    assert.ok(existsSync(join(stateDir, '_base', shared.id)), 'still used by b');
     await driver.destroy(a);
+    assert.ok(!existsSync(join(stateDir, '_base', other.id)), 'the rebuilt image goes with its last instance');
     assert.ok(existsSync(join(stateDir, '_base', shared.id)), 'still used by b');
     await driver.destroy(b);
     assert.ok(!existsSync(join(stateDir, '_base', shared.id)));

@@ -26,6 +26,7 @@ import {
   type LifecycleEvent,
   type NetworkInfo,
   type RebootType,
+  type RebuildOptions,
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
@@ -175,6 +176,32 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     } finally {
       if (pinned) this.images.unpin(image.id);
     }
+  }
+
+  /**
+   * Re-makes the guest from `image` in its own directory: QEMU ends, the root
+   * disk (a new overlay of the new image), swap, the config drive and (unless
+   * preserveEphemeral) the ephemeral disk are made anew; the console log
+   * goes on. A failure before the new disks exist leaves the old ones.
+   */
+  async rebuild(instance: InstanceSpec, image: ImageMeta, networkInfo: NetworkInfo, bdi: BlockDeviceInfo, opts: RebuildOptions = {}): Promise<void> {
+    const dir = this.existing(instance);
+    const old = await dir.readLaunch().catch(() => null);
+    await this.power.stop(dir, 0, 0);
+    const base = await this.images.acquire(image);
+    try {
+      for (const f of [dir.disk, dir.swap, dir.configDrive, dir.nvram, dir.suspendState, ...(opts.preserveEphemeral ? [] : [dir.ephemeral])]) await rm(f, { force: true });
+      const { disks, diskGb } = await prepareDisks(dir, instance, image, base, bdi, opts.preserveEphemeral);
+      await buildConfigDrive(dir.configDrive, instance, networkInfo, opts);
+      const argv = machineArgs(instance, image, this.accel, dir, { ...disks, configDrive: dir.configDrive });
+      const record: LaunchRecord = { spec: instance, imageId: image.id, basePath: base.path, argv, diskGb, createdAt: old?.createdAt ?? new Date().toISOString() };
+      await dir.writeLaunch(record);
+    } finally {
+      this.images.unpin(image.id);
+    }
+    if (old && old.imageId !== image.id) await this.images.release(old.imageId, (id) => this.imageInUse(id));
+    if (opts.powerOn ?? true) await this.start(dir, await dir.readLaunch());
+    this.log.info({ uuid: instance.uuid, image: image.id, preserveEphemeral: !!opts.preserveEphemeral }, 'rebuilt');
   }
 
   async destroy(instance: InstanceRef, _networkInfo?: NetworkInfo, _bdi?: BlockDeviceInfo, destroyDisks = true): Promise<void> {
