@@ -4,7 +4,7 @@
  * overlay, config drive, QEMU start), for the guest to be up (its init's
  * `ready` line on the serial console), and each power action: pause,
  * unpause, suspend, resume, hard reboot (to `ready` again), power off, destroy.
- * The guest is the busybox test guest (test/support/qemu-guest.ts), 128 MiB.
+ * The guest is the busybox test guest (test/guest/, via test/support/guest.ts), 128 MiB.
  *
  *   node --import tsx bench/qemu-guest.ts [--accel auto|kvm|tcg]
  */
@@ -22,7 +22,7 @@ import { sampleInstance } from '../compute-driver/drivers/fake/samples.ts';
 import type { AccelMode } from '../compute-driver/drivers/qemu/accel.ts';
 import { QemuDriver } from '../compute-driver/drivers/qemu/index.ts';
 import { createLogger } from '../lib/log.ts';
-import { testGuestImage } from '../test/support/qemu-guest.ts';
+import { GUEST_READY, testGuestImage } from '../test/support/guest.ts';
 
 const { values } = parseArgs({ options: { accel: { type: 'string', default: 'auto' } } });
 
@@ -50,7 +50,7 @@ async function main() {
       checksum: createHash('md5').update(data).digest('hex'),
       download: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/images/bench-image/file` },
     };
-    const readyCount = async () => (await driver.getConsoleOutput(inst)).split('nubo-guest: ready').length - 1;
+    const readyCount = async () => (await driver.getConsoleOutput(inst)).split(GUEST_READY).length - 1;
     const untilReady = async (n: number) => {
       while ((await readyCount()) < n) await sleep(200);
     };

@@ -1,13 +1,13 @@
 /**
- * The qemu driver driven directly (no API, no bus): real QEMU guests (a
- * busybox guest from test/support/qemu-guest.ts), an image served as Glance
+ * The qemu driver driven directly (no API, no bus): real QEMU guests (the
+ * shared test guest of test/guest/), an image served as Glance
  * serves `GET /v2/images/{id}/file`. Skipped when QEMU or the guest's tools
  * are missing. Guests run under TCG on loaded machines: waits are long.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,10 +17,11 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, emptyBlockDeviceInfo, ImageUnacceptable, InstanceNotFound, type ImageMeta, type InstanceSpec, type LifecycleEvent } from '../../compute-driver/driver.ts';
 import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
+import { detectAccel } from '../../compute-driver/drivers/qemu/accel.ts';
 import { QemuDriver } from '../../compute-driver/drivers/qemu/index.ts';
 import { PowerState } from '../../compute-driver/states.ts';
 import { createLogger } from '../../lib/log.ts';
-import { testGuestImage, testGuestUnavailable } from '../support/qemu-guest.ts';
+import { GUEST_POWERDOWN, guestLine, parseGuestConsole, testGuestImage } from '../support/guest.ts';
 
 const qemuMissing = (() => {
   try {
@@ -31,7 +32,7 @@ const qemuMissing = (() => {
     return 'qemu-system-x86_64 or genisoimage is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)';
   }
 })();
-const skip = qemuMissing ?? testGuestUnavailable() ?? false;
+const skip = qemuMissing ?? false;
 if (skip) console.log(`# skipping the qemu driver tests: ${skip}`);
 
 const BOOT_MS = 300_000;
@@ -68,7 +69,8 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
   const good: ImageMeta = { id: randomUUID(), name: 'guest', disk_format: 'qcow2', container_format: 'bare', properties: {} };
 
   const newDriver = async () => {
-    const d = new QemuDriver({ stateDir, accel: 'auto', softRebootSeconds: 240, logger: log });
+    // The KVM probe's answer is shared by the test runs of this machine (the probe has its own test below).
+    const d = new QemuDriver({ stateDir, accel: 'auto', accelCacheFile: join(tmpdir(), 'nubo-test-accel-probe.json'), softRebootSeconds: 240, logger: log });
     await d.init('qemu-test-host');
     drivers.push(d);
     return d;
@@ -123,10 +125,11 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(resources.hypervisor_version >= 2_000_000);
     console.log(`# accel ${driver.accel.accel} (-cpu ${driver.accel.cpu}): ${driver.accel.reason}`);
 
-    const inst = spec();
+    // The user data ticks on the console after ready: a resumed guest goes on ticking.
+    const inst = spec({ user_data: Buffer.from('#!/bin/sh\nn=0\nwhile sleep 2; do n=$((n+1)); echo "tick $n"; done\n').toString('base64') });
     const dir = join(stateDir, inst.uuid);
     const consoleLog = () => driver.getConsoleOutput(inst);
-    const boots = async () => count(await consoleLog(), 'nubo-guest: ready');
+    const boots = async () => parseGuestConsole(await consoleLog()).filter((b) => b.ready).length;
     const pid = () => Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
     await driver.spawn(inst, image(good), [], emptyBlockDeviceInfo());
     const info = await driver.getInfo(inst);
@@ -138,9 +141,9 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     // The guest's init read its config drive.
     await waitFor('the guest to be ready', async () => (await boots()) === 1);
     const text = await consoleLog();
-    assert.match(text, new RegExp(`nubo-guest: uuid=${inst.uuid}`));
-    assert.match(text, new RegExp(`nubo-guest: hostname=${inst.hostname}`));
-    assert.match(text, /"k1": *"ssh-ed25519 AAAATESTKEY test@nubo"/);
+    assert.equal(guestLine.uuid.exec(text)?.[1], inst.uuid);
+    assert.equal(guestLine.hostname.exec(text)?.[1], inst.hostname);
+    assert.equal(guestLine.publicKey.exec(text)?.[1], 'ssh-ed25519 AAAATESTKEY test@nubo');
     assert.equal((await driver.getConsoleOutput(inst, 1)).split('\n').length, 1);
     const used = await driver.getAvailableResources();
     assert.equal(used.vcpus_used, 1);
@@ -160,13 +163,13 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SUSPENDED);
     assert.ok(!alive(beforeSuspend));
     assert.ok(existsSync(join(dir, 'suspend.state')));
-    const ticks = count(await consoleLog(), 'nubo-guest: tick');
+    const ticks = count(await consoleLog(), '\ntick ');
     step('resume');
     await driver.resume(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     assert.ok(!existsSync(join(dir, 'suspend.state')));
-    await waitFor('the resumed guest to tick', async () => count(await consoleLog(), 'nubo-guest: tick') > ticks, 120_000);
-    assert.equal(await boots(), 1);
+    await waitFor('the resumed guest to tick', async () => count(await consoleLog(), '\ntick ') > ticks, 120_000);
+    assert.equal(parseGuestConsole(await consoleLog()).length, 1, 'no new boot after resume');
 
     step('hard reboot');
     await driver.reboot(inst, 'HARD');
@@ -178,7 +181,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     await driver.reboot(inst, 'SOFT');
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
     assert.notEqual(pid(), beforeSoft, 'a soft reboot powers the guest off and starts it again');
-    assert.match(await consoleLog(), /power button, powering off/);
+    assert.equal(count(await consoleLog(), GUEST_POWERDOWN), 1);
     await waitFor('the third boot (soft reboot)', async () => (await boots()) === 3);
 
     step('power off');
@@ -186,7 +189,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     await driver.powerOff(inst, 120, 10);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.SHUTDOWN);
     assert.ok(!alive(beforeOff));
-    assert.equal(count(await consoleLog(), 'power button, powering off'), 2);
+    assert.equal(count(await consoleLog(), GUEST_POWERDOWN), 2);
     step('power on');
     await driver.powerOn(inst);
     assert.equal((await driver.getInfo(inst)).powerState, PowerState.RUNNING);
@@ -231,6 +234,16 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(!existsSync(join(stateDir, '_base', good.id)), 'the base image goes with its last instance');
   });
 
+  test('the KVM probe boots a kernel and keeps its answer', async () => {
+    const file = join(stateDir, 'probe', 'accel.json');
+    const version = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+    const accel = await detectAccel('auto', 'qemu-system-x86_64', log, { qemuVersion: version, cacheFile: file });
+    console.log(`# probe: ${accel.accel} (-cpu ${accel.cpu}): ${accel.reason}`);
+    assert.ok(accel.accel === 'kvm' || accel.accel === 'tcg');
+    assert.ok(accel.reason.length > 0);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).accel, accel);
+  });
+
   test('an image that is not what it claims is unacceptable, and nothing is left', async () => {
     const driver = drivers.at(-1) ?? (await newDriver());
     const inst = spec();
@@ -258,7 +271,7 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(!(await driver.listInstances()).some((r) => r.uuid === inst.uuid));
   });
 
-  test('concurrent spawns of one image share one download; swap and ephemeral disks are made', async () => {
+  test('concurrent spawns of one image share one download; swap and ephemeral disks are made; a rebuild makes new ones', async () => {
     const driver = drivers.at(-1) ?? (await newDriver());
     const shared = image({ id: `good-${randomUUID()}` });
     const flavor = { flavorid: 'q2', name: 'q.disks', vcpus: 2, memory_mb: 128, root_gb: 0, ephemeral_gb: 1, swap: 16, extra_specs: { 'hw:cpu_cores': '2' } };
@@ -272,7 +285,25 @@ describe('qemu driver', { skip, timeout: 30 * 60_000 }, () => {
       const argv = JSON.parse(readFileSync(join(stateDir, i.uuid, 'launch.json'), 'utf8')).argv as string[];
       assert.ok(argv.includes('2,sockets=1,cores=2,threads=1'));
     }
+    // A rebuild of a onto another image: a new root overlay of it, the ephemeral disk kept when asked, the old image released.
+    const other = image({ id: `good-${randomUUID()}` });
+    // Each disk gets an old mtime: a disk made anew has a new one.
+    const old = new Date('2001-01-01T00:00:00Z');
+    for (const f of ['disk', 'disk.eph0', 'disk.swap']) utimesSync(join(stateDir, a.uuid, f), old, old);
+    const mtime = (f: string) => statSync(join(stateDir, a.uuid, f)).mtimeMs;
+    const [disk, eph, swap] = [old.getTime(), old.getTime(), old.getTime()];
+    await driver.rebuild(a, other, [], emptyBlockDeviceInfo(), { powerOn: false, preserveEphemeral: true });
+    assert.equal((await driver.getInfo(a)).powerState, PowerState.SHUTDOWN);
+    assert.notEqual(mtime('disk'), disk, 'a new root disk');
+    assert.notEqual(mtime('disk.swap'), swap, 'a new swap disk');
+    assert.equal(mtime('disk.eph0'), eph, 'the ephemeral disk is kept');
+    assert.equal(JSON.parse(readFileSync(join(stateDir, a.uuid, 'launch.json'), 'utf8')).imageId, other.id);
+    assert.match(execFileSync('qemu-img', ['info', '-U', '--output=json', join(stateDir, a.uuid, 'disk')], { encoding: 'utf8' }), new RegExp(other.id));
+    await driver.rebuild(a, other, [], emptyBlockDeviceInfo(), { powerOn: false });
+    assert.notEqual(mtime('disk.eph0'), eph, 'a new ephemeral disk unless preserved');
+    assert.ok(existsSync(join(stateDir, '_base', shared.id)), 'still used by b');
     await driver.destroy(a);
+    assert.ok(!existsSync(join(stateDir, '_base', other.id)), 'the rebuilt image goes with its last instance');
     assert.ok(existsSync(join(stateDir, '_base', shared.id)), 'still used by b');
     await driver.destroy(b);
     assert.ok(!existsSync(join(stateDir, '_base', shared.id)));

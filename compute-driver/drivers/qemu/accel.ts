@@ -4,11 +4,13 @@
  * especially, a KVM guest runs its real-mode boot code and then never makes
  * progress, or `-cpu host` aborts on an MSR), so `auto` boots a kernel under
  * KVM and waits for its first console line; it falls back to TCG when none
- * comes within the bound. The answer is cached for the process.
+ * comes within the bound. The answer is kept in a file (accel-cache.ts) and
+ * for the process.
  */
 import { spawn } from 'node:child_process';
 import { constants, accessSync, readdirSync } from 'node:fs';
 import type { Logger } from '../../../lib/log.ts';
+import { probeKey, readProbe, writeProbe } from './accel-cache.ts';
 
 export type AccelMode = 'auto' | 'kvm' | 'tcg';
 
@@ -21,7 +23,8 @@ export interface Accel {
 }
 
 const TCG: Accel = { accel: 'tcg', cpu: 'max', reason: '' };
-let cached: Promise<Accel> | null = null;
+/** Probes under way or done in this process, by cache file and key. */
+const probes = new Map<string, Promise<Accel>>();
 
 /** A kernel to probe with: the host's own, newest first. */
 function probeKernel(): string | null {
@@ -62,7 +65,8 @@ function bootUnderKvm(qemu: string, kernel: string, cpu: string, timeoutMs: numb
   });
 }
 
-async function probe(qemu: string, log: Logger, timeoutMs: number): Promise<Accel> {
+/** Boots the probe kernel under KVM (with -cpu host, then qemu64): the accelerator guests can have. */
+export async function probeAccel(qemu: string, log: Logger, timeoutMs: number): Promise<Accel> {
   try {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
@@ -80,10 +84,35 @@ async function probe(qemu: string, log: Logger, timeoutMs: number): Promise<Acce
   return { ...TCG, reason: `KVM does not run a guest here (${reasons.join('; ')})` };
 }
 
-/** The accelerator for `mode`; `auto` probes once per process. */
-export function detectAccel(mode: AccelMode, qemu: string, log: Logger, probeTimeoutMs = 20_000): Promise<Accel> {
+export interface DetectOptions {
+  /** The QEMU version (part of the cache key). */
+  qemuVersion: string;
+  /** The file keeping the probe's answer (accel-cache.ts). */
+  cacheFile: string;
+  /** The bound on one probe boot. Default 20 s. */
+  probeTimeoutMs?: number;
+}
+
+/** The accelerator for `mode`; `auto` uses the cached answer while its key holds, and probes (once per process) when not. */
+export function detectAccel(mode: AccelMode, qemu: string, log: Logger, opts: DetectOptions): Promise<Accel> {
   if (mode === 'kvm') return Promise.resolve({ accel: 'kvm', cpu: 'host', reason: 'compute.qemu.accel is kvm' });
   if (mode === 'tcg') return Promise.resolve({ ...TCG, reason: 'compute.qemu.accel is tcg' });
-  cached ??= probe(qemu, log, probeTimeoutMs);
-  return cached;
+  const key = probeKey(qemu, opts.qemuVersion, probeKernel());
+  const memo = `${opts.cacheFile}\0${JSON.stringify(key)}`;
+  let answer = probes.get(memo);
+  if (!answer) {
+    answer = (async () => {
+      const saved = await readProbe(opts.cacheFile, key);
+      if (saved) {
+        log.debug({ file: opts.cacheFile }, 'KVM probe answer from the cache');
+        return { ...saved, reason: `${saved.reason} (probed earlier, kept in ${opts.cacheFile})` };
+      }
+      const probed = await probeAccel(qemu, log, opts.probeTimeoutMs ?? 20_000);
+      await writeProbe(opts.cacheFile, key, probed).catch((e: Error) => log.warn({ err: e.message, file: opts.cacheFile }, 'could not keep the KVM probe answer'));
+      return probed;
+    })();
+    answer.catch(() => probes.delete(memo));
+    probes.set(memo, answer);
+  }
+  return answer;
 }

@@ -33,14 +33,15 @@ export interface PreparedDisks {
   diskGb: number;
 }
 
-export async function prepareDisks(dir: InstanceDir, instance: InstanceSpec, image: ImageMeta, base: CachedImage, bdi: BlockDeviceInfo): Promise<PreparedDisks> {
+/** Makes the disks; keepEphemeral (a rebuild preserving it) keeps an ephemeral disk that is there. */
+export async function prepareDisks(dir: InstanceDir, instance: InstanceSpec, image: ImageMeta, base: CachedImage, bdi: BlockDeviceInfo, keepEphemeral = false): Promise<PreparedDisks> {
   const { root_gb, ephemeral_gb, swap } = instance.flavor;
   const rootBytes = root_gb > 0 ? root_gb * GiB : null;
   if (rootBytes !== null && base.virtualSize > rootBytes) throw new FlavorDiskSmallerThanImage(rootBytes, base.virtualSize);
   await createOverlay(dir.disk, base.path, base.format, rootBytes);
   const ephemeralGb = bdi.ephemerals.length ? bdi.ephemerals.reduce((n, e) => n + e.size, 0) : ephemeral_gb;
   const swapMb = bdi.swap?.swap_size ?? swap;
-  if (ephemeralGb > 0) await createBlank(dir.ephemeral, ephemeralGb * GiB);
+  if (ephemeralGb > 0 && !(keepEphemeral && existsSync(dir.ephemeral))) await createBlank(dir.ephemeral, ephemeralGb * GiB);
   if (swapMb > 0) await createBlank(dir.swap, swapMb * MiB);
   if (wantsUefi(image)) {
     if (!existsSync(OVMF_VARS)) throw new ImageUnacceptable(image.id, `hw_firmware_type uefi needs OVMF (${OVMF_VARS}), which this host lacks`);

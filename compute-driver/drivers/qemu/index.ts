@@ -26,6 +26,7 @@ import {
   type LifecycleEvent,
   type NetworkInfo,
   type RebootType,
+  type RebuildOptions,
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
@@ -43,8 +44,10 @@ import { hostResources } from './resources.ts';
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
   stateDir: string;
-  /** compute.qemu.accel: auto probes KVM once per process. Default auto. */
+  /** compute.qemu.accel: auto probes KVM, and keeps the answer in accelCacheFile. Default auto. */
   accel?: AccelMode;
+  /** Where the KVM probe's answer is kept (accel-cache.ts). Default <stateDir>/accel-probe.json. */
+  accelCacheFile?: string;
   /** Seconds a soft reboot waits for the guest to power off before a hard one (compute.qemu.soft_reboot_seconds). Default 120. */
   softRebootSeconds?: number;
   /** The QEMU binary. Default qemu-system-x86_64 on PATH. */
@@ -71,6 +74,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   private readonly power: PowerActions;
   private readonly monitors = new Map<string, GuestMonitor>();
   private readonly accelMode: AccelMode;
+  private readonly accelCacheFile: string;
   private accelResult: Accel | null = null;
   private version = '0.0.0';
   private host = 'localhost';
@@ -80,6 +84,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.stateDir = opts.stateDir;
     this.qemu = opts.qemu ?? QEMU_BINARY;
     this.accelMode = opts.accel ?? 'auto';
+    this.accelCacheFile = opts.accelCacheFile ?? join(this.stateDir, 'accel-probe.json');
     this.log = (opts.logger ?? createLogger({ name: 'nubo-compute' })).child({ component: 'qemu-driver' });
     this.images = new ImageCache(this.stateDir);
     this.power = new PowerActions(this, (opts.softRebootSeconds ?? 120) * 1000);
@@ -101,7 +106,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.version = await qemuVersion(this.qemu).catch((e: Error) => {
       throw new DriverError(`${this.qemu} cannot be run: ${e.message}`);
     });
-    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log);
+    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log, { qemuVersion: this.version, cacheFile: this.accelCacheFile });
     const { accel, cpu, reason } = this.accelResult;
     const line = `qemu driver: guests run with ${accel.toUpperCase()} (-cpu ${cpu}): ${reason}`;
     if (accel === 'kvm') this.log.info({ accel, cpu, qemu: this.version }, line);
@@ -171,6 +176,32 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     } finally {
       if (pinned) this.images.unpin(image.id);
     }
+  }
+
+  /**
+   * Re-makes the guest from `image` in its own directory: QEMU ends, the root
+   * disk (a new overlay of the new image), swap, the config drive and (unless
+   * preserveEphemeral) the ephemeral disk are made anew; the console log
+   * goes on. A failure before the new disks exist leaves the old ones.
+   */
+  async rebuild(instance: InstanceSpec, image: ImageMeta, networkInfo: NetworkInfo, bdi: BlockDeviceInfo, opts: RebuildOptions = {}): Promise<void> {
+    const dir = this.existing(instance);
+    const old = await dir.readLaunch().catch(() => null);
+    await this.power.stop(dir, 0, 0);
+    const base = await this.images.acquire(image);
+    try {
+      for (const f of [dir.disk, dir.swap, dir.configDrive, dir.nvram, dir.suspendState, ...(opts.preserveEphemeral ? [] : [dir.ephemeral])]) await rm(f, { force: true });
+      const { disks, diskGb } = await prepareDisks(dir, instance, image, base, bdi, opts.preserveEphemeral);
+      await buildConfigDrive(dir.configDrive, instance, networkInfo, opts);
+      const argv = machineArgs(instance, image, this.accel, dir, { ...disks, configDrive: dir.configDrive });
+      const record: LaunchRecord = { spec: instance, imageId: image.id, basePath: base.path, argv, diskGb, createdAt: old?.createdAt ?? new Date().toISOString() };
+      await dir.writeLaunch(record);
+    } finally {
+      this.images.unpin(image.id);
+    }
+    if (old && old.imageId !== image.id) await this.images.release(old.imageId, (id) => this.imageInUse(id));
+    if (opts.powerOn ?? true) await this.start(dir, await dir.readLaunch());
+    this.log.info({ uuid: instance.uuid, image: image.id, preserveEphemeral: !!opts.preserveEphemeral }, 'rebuilt');
   }
 
   async destroy(instance: InstanceRef, _networkInfo?: NetworkInfo, _bdi?: BlockDeviceInfo, destroyDisks = true): Promise<void> {

@@ -33,8 +33,15 @@ const QUIT_MS = 10_000;
 /** Longest a suspend's or resume's state transfer may take. */
 const MIGRATE_MS = 10 * 60_000;
 
-const exitedWithin = (m: GuestMonitor, ms: number) =>
-  Promise.race([m.exited.then(() => true), sleep(ms).then(() => false)]);
+/** Whether the guest's process ends within ms (the timer goes when it does: no pending timer holds the process up). */
+async function exitedWithin(m: GuestMonitor, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([m.exited.then(() => true), sleep(ms, false, { signal: timer.signal }).catch(() => false)]);
+  } finally {
+    timer.abort();
+  }
+}
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
