@@ -13,7 +13,8 @@ import type { Config } from '../../lib/config/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { ComputeDriver } from '../driver.ts';
 import { createDriver } from './index.ts';
-import { detectAccel, type Accel, type AccelMode } from './qemu/accel.ts';
+import type { Accel } from './qemu/accel.ts';
+import type { QemuDriver } from './qemu/index.ts';
 import { QEMU_BINARY } from './qemu/process.ts';
 
 const run = promisify(execFile);
@@ -74,7 +75,7 @@ export async function chooseDriver(config: Config, logger: Logger, opts: { path?
   }
   const driver = createDriver({ ...config, 'compute.driver': name });
   if (name !== 'qemu') return { driver, name, reason };
-  const accel = await detectAccel(config['compute.qemu.accel'] as AccelMode, QEMU_BINARY, logger);
+  const accel = await (driver as QemuDriver).detectAccel();
   return { driver, name, reason, accel };
 }
 

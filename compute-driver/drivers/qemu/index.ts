@@ -96,6 +96,16 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     return this.accelResult;
   }
 
+  /** Which accelerator guests get here (qemu/accel.ts, the probe's answer kept in accelCacheFile); asked once. */
+  async detectAccel(): Promise<Accel> {
+    if (this.accelResult) return this.accelResult;
+    this.version = await qemuVersion(this.qemu).catch((e: Error) => {
+      throw new DriverError(`${this.qemu} cannot be run: ${e.message}`);
+    });
+    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log, { qemuVersion: this.version, cacheFile: this.accelCacheFile });
+    return this.accelResult;
+  }
+
   async init(host: string): Promise<void> {
     this.host = host;
     await mkdir(this.stateDir, { recursive: true });
@@ -103,11 +113,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     if (longest > MAX_SOCKET_PATH) {
       throw new DriverError(`compute.qemu.state_dir ${this.stateDir} is too long for the guests' unix sockets (${longest} > ${MAX_SOCKET_PATH} bytes)`);
     }
-    this.version = await qemuVersion(this.qemu).catch((e: Error) => {
-      throw new DriverError(`${this.qemu} cannot be run: ${e.message}`);
-    });
-    this.accelResult = await detectAccel(this.accelMode, this.qemu, this.log, { qemuVersion: this.version, cacheFile: this.accelCacheFile });
-    const { accel, cpu, reason } = this.accelResult;
+    const { accel, cpu, reason } = await this.detectAccel();
     const line = `qemu driver: guests run with ${accel.toUpperCase()} (-cpu ${cpu}): ${reason}`;
     if (accel === 'kvm') this.log.info({ accel, cpu, qemu: this.version }, line);
     else this.log.warn({ accel, cpu, qemu: this.version }, `${line}; TCG emulation is much slower than KVM`);
