@@ -31,6 +31,7 @@
 import type { Bus } from '../lib/bus/bus.ts';
 import type {
   BlockDeviceInfo,
+  ConsoleKind,
   DriverCapabilities,
   HostResources,
   ImageMeta,
@@ -220,6 +221,26 @@ export interface GetConsoleOutput {
   tail_length?: number | null;
 }
 
+/**
+ * call get_console_target → ConsoleTarget — where the console proxy connects
+ * to reach the guest's `kind` console: the agent's console listener
+ * (agent/console-listener.ts). The proxy opens a TCP connection to host:port,
+ * writes `secret` and a newline, and from then on the bytes are the
+ * console's (RFB for vnc, the serial line for serial). The secret works once,
+ * for compute.console_secret_ttl seconds. Throws (BusRemoteError) NotSupported when
+ * the driver has no consoles, ConsoleTypeUnavailable, InstanceNotFound.
+ */
+export interface GetConsoleTarget {
+  instance: InstanceRef;
+  kind: ConsoleKind;
+}
+
+export interface ConsoleTarget {
+  host: string;
+  port: number;
+  secret: string;
+}
+
 export interface ComputeCasts {
   build_and_run_instance: BuildAndRunInstance;
   reboot_instance: RebootInstance;
@@ -235,6 +256,7 @@ export interface ComputeCasts {
 
 export interface ComputeCalls {
   get_console_output: { args: GetConsoleOutput; result: string };
+  get_console_target: { args: GetConsoleTarget; result: ConsoleTarget };
 }
 
 // ─── conductor: what the agent reports ────────────────────────────────────

@@ -27,6 +27,7 @@ import {
   versionToInt,
   type BlockDeviceInfo,
   type ComputeDriver,
+  type ConsoleKind,
   type DriverCapabilities,
   type HostResources,
   type ImageMeta,
@@ -39,6 +40,7 @@ import {
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
+import { FakeConsoles } from './consoles.ts';
 
 export interface FakeDriverOptions {
   /** Milliseconds every spawn takes. Default 0. */
@@ -95,6 +97,7 @@ export class FakeDriver implements ComputeDriver {
   private readonly opts: Required<FakeDriverOptions>;
   private host = 'fake-host';
   private listener: ((event: LifecycleEvent) => void) | null = null;
+  private readonly consoles = new FakeConsoles();
 
   constructor(opts: FakeDriverOptions = {}) {
     this.opts = {
@@ -114,6 +117,7 @@ export class FakeDriver implements ComputeDriver {
 
   async cleanupHost(): Promise<void> {
     this.listener = null;
+    await this.consoles.closeAll();
   }
 
   async listInstances(): Promise<InstanceRef[]> {
@@ -154,6 +158,7 @@ export class FakeDriver implements ComputeDriver {
     if (!g) return;
     await this.act(g, 'destroy');
     this.guests.delete(instance.uuid);
+    await this.consoles.close(instance.uuid);
   }
 
   async reboot(instance: InstanceRef, type: RebootType): Promise<void> {
@@ -191,6 +196,13 @@ export class FakeDriver implements ComputeDriver {
 
   async resume(instance: InstanceRef): Promise<void> {
     await this.transition(instance, 'resume', [PowerState.SUSPENDED], PowerState.RUNNING);
+  }
+
+  /** A unix socket whose server greets as RFB 3.8 (vnc) or echoes (serial); fake_fail `console` fails it. */
+  async consoleSocket(instance: InstanceRef, kind: ConsoleKind): Promise<string> {
+    const g = this.guest(instance);
+    if (g.failures.has('console')) throw new FakeFailure('console', g.ref.uuid);
+    return this.consoles.socket(g.ref.uuid, kind);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {

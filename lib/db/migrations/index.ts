@@ -9,6 +9,7 @@ import * as compute007 from './007_compute_flavors_keypairs.ts';
 import * as placement008 from './008_placement.ts';
 import * as compute009 from './009_compute_instances.ts';
 import * as compute010 from './010_compute_instance_disk_config.ts';
+import * as compute013 from './013_compute_console_auth_tokens.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: [string, Migration][] = [
   ['008_placement', placement008],
   ['009_compute_instances', compute009],
   ['010_compute_instance_disk_config', compute010],
+  ['013_compute_console_auth_tokens', compute013],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
