@@ -167,13 +167,21 @@ describe('Nova remote consoles', () => {
     assert.equal((await h.call('GET', `/v2.1/os-console-auth-tokens/${token}`, { version: '2.31' })).status, 404);
   });
 
-  test('the proxy reaches the fake guest through the agent listener: RFB greeting for vnc, the subprotocol binary; the token works once', async () => {
+  test('the proxy reaches the fake guest through the agent listener: the RFB handshake for vnc, the subprotocol binary; the token works once', async () => {
     const id = await realServer();
     const url = (await create(id, { protocol: 'vnc', type: 'novnc' })).body.remote_console.url;
     const ws = await opened(url);
     assert.equal(ws.protocol, 'binary');
     assert.equal((await ws.read(12)).toString(), 'RFB 003.008\n');
+    // The rest of the handshake as Tempest's test_novnc checks it: security type None, SecurityResult OK, ServerInit.
     ws.send('RFB 003.008\n');
+    assert.deepEqual([...(await ws.read(2))], [1, 1]);
+    ws.send(Buffer.from([1]));
+    assert.deepEqual([...(await ws.read(4))], [0, 0, 0, 0]);
+    ws.send(Buffer.from([1]));
+    const init = await ws.read(28);
+    assert.deepEqual([init.readUInt16BE(0), init.readUInt16BE(2), init.readUInt32BE(20)], [640, 480, 4]);
+    assert.equal(init.subarray(24).toString(), 'fake');
     ws.send(Buffer.alloc(0), 0x9);
     const pong = await ws.frame();
     assert.equal(pong.opcode, 0xa);

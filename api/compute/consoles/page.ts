@@ -9,7 +9,7 @@ export const CONSOLE_PAGE = `<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Nubo console</title>
+<title>Nubo console (noVNC)</title>
 <style>
   html, body { margin: 0; height: 100%; background: #1e1e1e; color: #ddd; font: 14px system-ui, sans-serif; }
   #bar { display: flex; gap: 12px; align-items: center; padding: 4px 10px; background: #333; }
@@ -32,7 +32,7 @@ rfb.scaleViewport = true;
 rfb.addEventListener('connect', () => { status.textContent = 'Connected'; cad.disabled = false; });
 rfb.addEventListener('disconnect', (e) => { status.textContent = e.detail.clean ? 'Disconnected' : 'Connection lost'; cad.disabled = true; });
 rfb.addEventListener('credentialsrequired', () => rfb.sendCredentials({ password: window.prompt('VNC password') ?? '' }));
-rfb.addEventListener('desktopname', (e) => { document.title = e.detail.name + ' – Nubo console'; });
+rfb.addEventListener('desktopname', (e) => { document.title = e.detail.name + ' – Nubo console (noVNC)'; });
 cad.addEventListener('click', () => rfb.sendCtrlAltDel());
 </script>
 </body>

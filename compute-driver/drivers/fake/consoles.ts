@@ -1,8 +1,9 @@
 /**
  * The fake driver's remote consoles: one unix-socket server per guest and
  * kind, so that a console reached through the proxy and the agent is real end
- * to end. vnc greets as an RFB 3.8 server does (`RFB 003.008\n`) and then
- * ignores what it is sent; serial echoes every byte back.
+ * to end. vnc goes through an RFB 3.8 server's handshake (version, security
+ * type None, ServerInit of a 640x480 desktop named after nothing in
+ * particular) and then ignores what it is sent; serial echoes every byte back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -11,6 +12,36 @@ import { join } from 'node:path';
 import type { ConsoleKind } from '../../driver.ts';
 
 export const RFB_GREETING = 'RFB 003.008\n';
+
+/** ServerInit: 640x480, 32 bpp true colour, the name `fake`. */
+function serverInit(): Buffer {
+  const name = Buffer.from('fake');
+  const b = Buffer.alloc(24 + name.length);
+  b.writeUInt16BE(640, 0);
+  b.writeUInt16BE(480, 2);
+  Buffer.from([32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]).copy(b, 4);
+  b.writeUInt32BE(name.length, 20);
+  name.copy(b, 24);
+  return b;
+}
+
+/** The server side of the RFB 3.8 handshake, one message per step (as a client reads them). */
+function speakRfb(socket: Socket): void {
+  socket.write(RFB_GREETING);
+  let buffered = Buffer.alloc(0);
+  let step = 0;
+  /** Bytes each step waits for from the client: its version, its security type, ClientInit. */
+  const needs = [12, 1, 1];
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (step < needs.length && buffered.length >= needs[step]) {
+      buffered = buffered.subarray(needs[step]);
+      socket.write([Buffer.from([1, 1]), Buffer.alloc(4), serverInit()][step]);
+      step++;
+    }
+    if (step >= needs.length) buffered = Buffer.alloc(0);
+  });
+}
 
 export class FakeConsoles {
   private dir: string | null = null;
@@ -29,8 +60,7 @@ export class FakeConsoles {
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       if (kind === 'vnc') {
-        socket.write(RFB_GREETING);
-        socket.resume();
+        speakRfb(socket);
       } else {
         socket.pipe(socket);
       }
