@@ -24,9 +24,13 @@ export function upgradeProblem(req: IncomingMessage): string | null {
   return null;
 }
 
-/** Answers an HTTP error on a socket that asked to upgrade, and closes it. */
+/**
+ * Answers an HTTP error on a socket that asked to upgrade, and closes it. No
+ * body: a client that reads on as if upgraded (Tempest's test_novnc_bad_token)
+ * finds nothing but the close.
+ */
 export function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 export interface WebSocketHandlers {
