@@ -11,8 +11,8 @@
  *   (reboot → rebooting / rebooting_hard, stop → powering-off, start →
  *   powering-on, pause → pausing, unpause → unpausing, suspend → suspending,
  *   resume → resuming, rebuild → rebuilding, delete → deleting) and records
- *   the instance action under the request id. Only get_console_output is a
- *   call. Whatever the action, the agent casts instance_action_event
+ *   the instance action under the request id. Only get_console_output and
+ *   get_console_target are calls. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
  *   records a fault and sets task_state back to null (Nova's
  *   reverts_task_state), unless a conditional update was refused (the task
