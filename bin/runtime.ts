@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createDefaultFlavors } from '../api/compute/flavors/defaults.ts';
+import { createConsoleProxyApp } from '../api/compute/consoles/proxy.ts';
 import { computePolicyDefaults } from '../api/compute/policy-rules.ts';
 import { createComputeApp } from '../api/compute/server.ts';
 import { createIdentityApp } from '../api/identity/server.ts';
@@ -67,6 +68,8 @@ export interface RunningApi {
   app: FastifyInstance;
   /** The URL clients use, as it goes into the catalog. */
   url: string;
+  /** false: not a catalog service (the console proxy). */
+  catalog?: boolean;
 }
 
 const publicHost = (config: Config) => config['api.public_host'] || config['api.host'];
@@ -83,11 +86,15 @@ export async function startApis(rt: Runtime): Promise<RunningApi[]> {
   const shared = { db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger };
   const identity = createIdentityApp(shared);
   const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config)) });
-  const compute = createComputeApp(shared);
+  // The console proxy first: the compute API hands out its URLs (and learns the port it bound when compute.console_port is 0).
+  const consoles = createConsoleProxyApp({ db: rt.db, logger: rt.logger });
+  const consoleUrl = await listen(rt, consoles, rt.config['compute.console_port'], '');
+  const compute = createComputeApp({ ...shared, config: { ...rt.config, 'compute.console_base_url': rt.config['compute.console_base_url'] || consoleUrl } });
   return [
     { name: 'keystone', type: 'identity', app: identity, url: await listen(rt, identity, rt.config['identity.port'], '/v3/') },
     { name: 'glance', type: 'image', app: image, url: await listen(rt, image, rt.config['image.port'], '') },
     { name: 'nova', type: 'compute', app: compute, url: await listen(rt, compute, rt.config['compute.port'], '/v2.1') },
+    { name: 'nova-console', type: 'console', app: consoles, url: consoleUrl, catalog: false },
   ];
 }
 

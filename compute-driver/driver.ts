@@ -239,6 +239,9 @@ export const noCapabilities: DriverCapabilities = {
   supports_image_type_ari: false,
 };
 
+/** The remote consoles a driver may offer (consoleSocket). */
+export type ConsoleKind = 'vnc' | 'serial';
+
 /** A guest's power changed without the agent asking (it shut down from inside, crashed…). */
 export interface LifecycleEvent {
   uuid: string;
@@ -319,6 +322,13 @@ export interface ComputeDriver {
    * snapshot with NotSupported (and deletes the image).
    */
   snapshot?(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void>;
+  /**
+   * The unix socket of the guest's graphical (vnc: RFB) or serial console,
+   * which the agent's console listener pipes a proxied client to. Optional:
+   * without it no remote console is offered. Throws InstanceNotFound, or
+   * ConsoleTypeUnavailable when this guest has no such console.
+   */
+  consoleSocket?(instance: InstanceRef, kind: ConsoleKind): Promise<string>;
   // ─── resize and cold migration (Nova's names); optional: without them the agent fails the move with NotSupported ───
 
   /**
@@ -409,6 +419,13 @@ export class NotSupported extends DriverError {
 export class InstanceInvalidState extends DriverError {
   constructor(uuid: string, what: string, state: PowerState) {
     super(`Cannot ${what} instance ${uuid} while its power state is ${state}.`, { code: 409, reschedule: false, name: 'InstanceInvalidState' });
+  }
+}
+
+/** The guest has no console of this kind (Nova's ConsoleTypeUnavailable: a 400 at the API). */
+export class ConsoleTypeUnavailable extends DriverError {
+  constructor(kind: string) {
+    super(`Unavailable console type ${kind}.`, { code: 400, reschedule: false, name: 'ConsoleTypeUnavailable' });
   }
 }
 

@@ -25,6 +25,11 @@ export function computeAgentFromConfig(config: Config, bus: Bus, logger: Logger,
     reportIntervalMs: config['compute.report_interval'] * 1000,
     syncIntervalMs: config['compute.sync_power_state_interval'] * 1000,
     shutdownTimeoutSec: config['compute.shutdown_timeout'],
+    console: {
+      listen: config['compute.console_listen'],
+      port: config['compute.console_listen_port'],
+      address: config['compute.console_proxyclient_address'],
+    },
   });
 }
 

@@ -13,8 +13,8 @@
  *   resume → resuming, rebuild → rebuilding, delete → deleting, createImage →
  *   image_snapshot, resize/migrate → resize_prep (cast by the conductor once
  *   it has a destination), revertResize → resize_reverting) and records
- *   the instance action under the request id. Only get_console_output and
- *   get_host_uptime are calls. Whatever the action, the agent casts instance_action_event
+ *   the instance action under the request id. Only get_console_output,
+ *   get_host_uptime and get_console_target are calls. Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
  *   records a fault and sets task_state back to null (Nova's
  *   reverts_task_state), unless a conditional update was refused (the task
@@ -33,6 +33,7 @@
 import type { Bus } from '../lib/bus/bus.ts';
 import type {
   BlockDeviceInfo,
+  ConsoleKind,
   DriverCapabilities,
   HostResources,
   ImageMeta,
@@ -243,6 +244,26 @@ export interface SnapshotInstance extends InstanceAction {
   image: SnapshotTarget;
 }
 
+/**
+ * call get_console_target → ConsoleTarget — where the console proxy connects
+ * to reach the guest's `kind` console: the agent's console listener
+ * (agent/console-listener.ts). The proxy opens a TCP connection to host:port,
+ * writes `secret` and a newline, and from then on the bytes are the
+ * console's (RFB for vnc, the serial line for serial). The secret works once,
+ * for compute.console_secret_ttl seconds. Throws (BusRemoteError) NotSupported when
+ * the driver has no consoles, ConsoleTypeUnavailable, InstanceNotFound.
+ */
+export interface GetConsoleTarget {
+  instance: InstanceRef;
+  kind: ConsoleKind;
+}
+
+export interface ConsoleTarget {
+  host: string;
+  port: number;
+  secret: string;
+}
+
 export interface ComputeCasts {
   build_and_run_instance: BuildAndRunInstance;
   reboot_instance: RebootInstance;
@@ -273,6 +294,7 @@ export interface GetHostUptime {}
 export interface ComputeCalls {
   get_console_output: { args: GetConsoleOutput; result: string };
   get_host_uptime: { args: GetHostUptime; result: string };
+  get_console_target: { args: GetConsoleTarget; result: ConsoleTarget };
 }
 
 // ─── conductor: what the agent reports ────────────────────────────────────

@@ -2114,13 +2114,13 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description os-getConsoleOutput */
+                /** @description os-getConsoleOutput; the console actions (servers-remote-consoles.yaml) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ServerConsoleOutput"];
+                        "application/json": components["schemas"]["ServerConsoleOutput"] | components["schemas"]["ServerConsoleUrl"];
                     };
                 };
                 /** @description Accepted (rebuild: the server; createImage 2.45 on: the image id) */
@@ -2565,6 +2565,90 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/servers/{server_id}/remote-consoles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a remote console (2.6 on): vnc/novnc (the noVNC page) or serial/serial (a WebSocket). spice and rdp are 400 (unavailable), a type that does not go with the protocol 400, a server not active 409, a driver without consoles 501. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    server_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RemoteConsoleCreateRequest"];
+                };
+            };
+            responses: {
+                /** @description The console */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RemoteConsoleResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2.1/os-console-auth-tokens/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        /** Where an unused, unexpired console token leads (admins). Before 2.31 only rdp-html5 tokens are shown (401 for others); 404 when there is no such token. internal_access_path (the agent's one-time secret) is not shown. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The token's target */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConsoleAuthTokenResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -4137,6 +4221,67 @@ export interface components {
         ServerMetaItemResponse: {
             meta: {
                 [key: string]: string;
+            };
+        };
+        RemoteConsoleCreateRequest: {
+            remote_console: {
+                /** @enum {string} */
+                protocol: "vnc" | "spice" | "rdp" | "serial";
+                /** @enum {string} */
+                type: "novnc" | "xvpvnc" | "rdp-html5" | "spice-html5" | "serial";
+            };
+        };
+        RemoteConsoleResponse: {
+            remote_console: {
+                protocol: string;
+                type: string;
+                /** Format: uri */
+                url: string;
+            };
+        };
+        /** @description os-getVNCConsole (2.1 to 2.5) */
+        ServerGetVNCConsoleRequest: {
+            "os-getVNCConsole": {
+                /** @enum {string} */
+                type: "novnc" | "xvpvnc";
+            };
+        };
+        /** @description os-getSerialConsole (2.1 to 2.5) */
+        ServerGetSerialConsoleRequest: {
+            "os-getSerialConsole": {
+                /** @enum {string} */
+                type: "serial";
+            };
+        };
+        /** @description os-getSPICEConsole (2.1 to 2.5) */
+        ServerGetSPICEConsoleRequest: {
+            "os-getSPICEConsole": {
+                /** @enum {string} */
+                type: "spice-html5";
+            };
+        };
+        /** @description os-getRDPConsole (2.1 to 2.5) */
+        ServerGetRDPConsoleRequest: {
+            "os-getRDPConsole": {
+                /** @enum {string} */
+                type: "rdp-html5";
+            };
+        };
+        /** @description What the console actions answer (2.1 to 2.5) */
+        ServerConsoleUrl: {
+            console: {
+                type: string;
+                /** Format: uri */
+                url: string;
+            };
+        };
+        ConsoleAuthTokenResponse: {
+            console: {
+                /** Format: uuid */
+                instance_uuid: string;
+                host: string;
+                port: number;
+                internal_access_path: string | null;
             };
         };
         /** @description PUT /servers/{id}/tags: all the tags */

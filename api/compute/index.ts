@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { registerAvailabilityZoneRoutes } from './availability-zones/routes.ts';
+import { registerConsoleRoutes } from './consoles/routes.ts';
 import type { ComputeContext } from './context.ts';
 import { registerFlavorRoutes } from './flavors/routes.ts';
 import { registerHostRoutes } from './hosts/routes.ts';
@@ -56,6 +57,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerServerTagRoutes(v21, ctx);
       registerInstanceActionRoutes(v21, ctx);
       registerInstanceUsageAuditLogRoutes(v21, ctx);
+      registerConsoleRoutes(v21, ctx);
     },
     { prefix: '/v2.1' },
   );

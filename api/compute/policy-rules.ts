@@ -176,6 +176,8 @@ const servers: Record<string, RuleEntry> = {
   'os_compute_api:os-suspend-server:suspend': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-suspend-server:resume': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-console-output': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-remote-consoles': [PROJECT_MEMBER_OR_ADMIN],
+  'os_compute_api:os-console-auth-tokens': [ADMIN],
   'os_compute_api:os-create-backup': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-deferred-delete:restore': [PROJECT_MEMBER_OR_ADMIN],
   'os_compute_api:os-deferred-delete:force': [PROJECT_MEMBER_OR_ADMIN],

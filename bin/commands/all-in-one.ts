@@ -22,7 +22,7 @@ export const allInOne: Command = {
     const config = configFromArgs(argv);
     const rt = await openRuntime(config, 'nubo-all-in-one');
     const apis = await startApis(rt);
-    const boot = await runBootstrap(rt, apis.map((a) => ({ type: a.type, name: a.name, url: a.url })));
+    const boot = await runBootstrap(rt, apis.filter((a) => a.catalog !== false).map((a) => ({ type: a.type, name: a.name, url: a.url })));
     const compute = await startComputeServices(rt);
     const identity = apis.find((a) => a.type === 'identity')!;
     const cloud = {

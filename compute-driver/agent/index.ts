@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../../lib/log.ts';
 import { NotSupported, tailLines, type ComputeDriver } from '../driver.ts';
 import { COMPUTE_BINARY, COMPUTE_RPC_VERSION, computeClient, computeTopic, type ComputeCasts, type ComputeServer, type InstanceOnHost, type ReconcileReport } from '../rpc.ts';
 import { buildAndRunInstance } from './build.ts';
+import { createConsoleListener, type ConsoleListenerOptions } from './console-listener.ts';
 import {
   pauseInstance,
   rebootInstance,
@@ -59,6 +60,8 @@ export interface ComputeAgentOptions {
   drainMs?: number;
   /** Delay between a driver lifecycle event and the sync of that instance (Nova waits 15 s). Default 15 s. */
   lifecycleDelayMs?: number;
+  /** Where the console listener listens and what get_console_target answers (agent/console-listener.ts). */
+  console?: Pick<ConsoleListenerOptions, 'listen' | 'port' | 'address' | 'secretTtlMs'>;
 }
 
 export interface ComputeAgent {
@@ -101,6 +104,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
     shutdownRetryIntervalSec: opts.shutdownRetryIntervalSec ?? 10,
     peer: (other) => computeClient(bus, other),
   };
+  const consoles = createConsoleListener({ driver, log, ...opts.console });
   const locks = new KeyedSerializer();
   /** When each instance last had an action start or end: a sync based on an older view leaves it alone. */
   const touched = new Map<string, number>();
@@ -168,6 +172,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
       if (!driver.getHostUptime) throw new NotSupported('get_host_uptime');
       return driver.getHostUptime();
     },
+    get_console_target: (args) => consoles.target(args),
   };
 
   async function reportState(event: 'start' | 'heartbeat' | 'stop'): Promise<void> {
@@ -283,6 +288,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
       await driver.init(host);
       ctx.node = (await driver.getAvailableResources()).hypervisor_hostname || host;
       startedAt = now();
+      await consoles.start();
       await reportState('start');
       // Reconciling queues its work on the instance locks first: messages that waited for this agent run after it.
       const reconciling = reconcile();
@@ -324,6 +330,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
       if (!drained) log.warn('stopping with instance actions still running');
       abort.abort();
       await reportState('stop');
+      await consoles.stop();
       await driver.cleanupHost(host);
       log.info('compute agent stopped');
     },

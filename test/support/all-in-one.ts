@@ -44,6 +44,7 @@ export async function startAllInOne(opts: { env?: NodeJS.ProcessEnv; dataDir?: s
       NUBO_IDENTITY_PORT: '0',
       NUBO_IMAGE_PORT: '0',
       NUBO_COMPUTE_PORT: '0',
+      NUBO_COMPUTE_CONSOLE_PORT: '0',
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       NUBO_LOG_LEVEL: 'info',
       // The fake driver unless a test asks for another (auto would run qemu wherever it is installed).

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { ComputeCalls, ComputeCasts } from '../../compute-driver/rpc.ts';
+import type { ComputeCalls, ComputeCasts, ConsoleTarget } from '../../compute-driver/rpc.ts';
 import { computeTopic } from '../../compute-driver/rpc.ts';
 import type { Handler } from '../../lib/bus/bus.ts';
 import { SCHEDULER_TOPIC, type SchedulerCasts } from '../../scheduler/rpc.ts';
@@ -42,8 +42,11 @@ export interface BusRecorder {
   on(topic: string, method?: string): Recorded[];
   /** Waits (up to 2 s) until `topic` has received a message of `method` (whose args `match`, when given); returns the latest such. */
   waitFor(topic: string, method: string, match?: (args: any) => boolean): Promise<Recorded>;
-  /** Serves compute.<host>: records each cast; get_console_output answers `consoleOutput`, get_host_uptime `uptime` (or throws it, if an Error). */
-  serveCompute(host: string, opts?: { consoleOutput?: string | Error; uptime?: string | Error | (() => string | Error) }): Promise<void>;
+  /**
+   * Serves compute.<host>: records each cast; get_console_output answers `consoleOutput`, get_host_uptime `uptime`,
+   * get_console_target `consoleTarget` (default 127.0.0.1:9 with a secret); each thrown instead if an Error.
+   */
+  serveCompute(host: string, opts?: { consoleOutput?: string | Error; uptime?: string | Error | (() => string | Error); consoleTarget?: ConsoleTarget | Error }): Promise<void>;
   clear(): void;
 }
 
@@ -92,7 +95,11 @@ async function startRecorder(bus: IdentityHarness['bus'], serveScheduler: boolea
         if (answer instanceof Error) throw answer;
         return answer ?? ' 10:00:00 up 1 min,  0 users,  load average: 0.00, 0.00, 0.00';
       };
-      const calls: Record<keyof ComputeCalls, Handler> = { get_console_output: consoleOutput, get_host_uptime: uptime };
+            const consoleTarget: Handler = () => {
+        if (opts.consoleTarget instanceof Error) throw opts.consoleTarget;
+        return opts.consoleTarget ?? { host: '127.0.0.1', port: 9, secret: 'test-secret' };
+      };
+      const calls: Record<keyof ComputeCalls, Handler> = { get_console_output: consoleOutput, get_host_uptime: uptime, get_console_target: consoleTarget };
       await bus.serve(topic, handlers(topic, COMPUTE_CASTS, calls));
     },
     clear() {

@@ -126,9 +126,10 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       build_interval: 1,
     },
     // The server features the API and the fake driver carry out: reboot, stop
-    // and start, pause, suspend, lock, rebuild, console output, the admin
+    // and start, pause, suspend, lock, rebuild, console output, vnc consoles
+    // (the fake driver speaks the RFB handshake), the admin
     // password and disk config of a create. Not yet: resize and snapshot (being
-    // built), shelve, rescue, migrations, consoles, the metadata service and
+    // built), shelve, rescue, migrations, spice, the metadata service and
     // config drive, and anything that needs a network or a volume.
     'compute-feature-enabled': {
       unified_limits: false,
@@ -143,7 +144,7 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
       cold_migration: false,
       live_migration: false,
       metadata_service: false,
-      vnc_console: false,
+      vnc_console: true,
       spice_console: false,
       serial_console: false,
       rescue: false,

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../../lib/errors.ts';
 import { callerOf, type ComputeCaller } from '../caller.ts';
+import { consoleActions } from '../consoles/routes.ts';
 import type { ComputeContext } from '../context.ts';
 import { findServer } from '../servers/access.ts';
 import { changeAnswerFlags, schemaFor, serverViews } from '../servers/routes.ts';
@@ -119,6 +120,7 @@ export function registerServerActionRoutes(app: FastifyInstance, ctx: ComputeCon
     revertResize: accepted(async (a) => revertResize(ctx, a.caller, await a.server(), a.request.id)),
     forceDelete: accepted(async (a) => deleteServer(ctx, a.caller, await a.server(), 'os_compute_api:os-deferred-delete:force', a.request.id)),
     restore: accepted(async (a) => restoreServer(ctx, a.caller, await a.server())),
+    ...consoleActions(ctx),
   };
 
   app.post<{ Params: IdParams }>('/servers/:server_id/action', async (request, reply) => {

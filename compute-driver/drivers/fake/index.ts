@@ -32,6 +32,7 @@ import {
   versionToInt,
   type BlockDeviceInfo,
   type ComputeDriver,
+  type ConsoleKind,
   type DriverCapabilities,
   type HostResources,
   type ImageMeta,
@@ -47,6 +48,7 @@ import {
 } from '../../driver.ts';
 import { uploadImageData } from '../../image-service.ts';
 import { PowerState } from '../../states.ts';
+import { FakeConsoles } from './consoles.ts';
 
 export interface FakeDriverOptions {
   /** Milliseconds every spawn takes. Default 0. */
@@ -128,6 +130,7 @@ export class FakeDriver implements ComputeDriver {
   private host = 'fake-host';
   private readonly startedAt = Date.now();
   private listener: ((event: LifecycleEvent) => void) | null = null;
+  private readonly consoles = new FakeConsoles();
 
   constructor(opts: FakeDriverOptions = {}) {
     this.opts = {
@@ -147,6 +150,7 @@ export class FakeDriver implements ComputeDriver {
 
   async cleanupHost(): Promise<void> {
     this.listener = null;
+    await this.consoles.closeAll();
   }
 
   async listInstances(): Promise<InstanceRef[]> {
@@ -230,6 +234,7 @@ export class FakeDriver implements ComputeDriver {
     if (!g) return;
     await this.act(g, 'destroy');
     this.guests.delete(instance.uuid);
+    await this.consoles.close(instance.uuid);
   }
 
   async reboot(instance: InstanceRef, type: RebootType): Promise<void> {
@@ -276,6 +281,13 @@ export class FakeDriver implements ComputeDriver {
     await updateTaskState('image_uploading');
     await uploadImageData(target, fakeDisk(g));
     g.console.push(`[fake] snapshot uploaded to image ${target.image_id}`);
+  }
+
+  /** A unix socket whose server greets as RFB 3.8 (vnc) or echoes (serial); fake_fail `console` fails it. */
+  async consoleSocket(instance: InstanceRef, kind: ConsoleKind): Promise<string> {
+    const g = this.guest(instance);
+    if (g.failures.has('console')) throw new FakeFailure('console', g.ref.uuid);
+    return this.consoles.socket(g.ref.uuid, kind);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {

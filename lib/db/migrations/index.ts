@@ -10,6 +10,7 @@ import * as placement008 from './008_placement.ts';
 import * as compute009 from './009_compute_instances.ts';
 import * as compute010 from './010_compute_instance_disk_config.ts';
 import * as compute011 from './011_compute_migrations.ts';
+import * as compute012 from './012_compute_console_auth_tokens.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: [string, Migration][] = [
   ['009_compute_instances', compute009],
   ['010_compute_instance_disk_config', compute010],
   ['011_compute_migrations', compute011],
+  ['012_compute_console_auth_tokens', compute012],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
