@@ -48,7 +48,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export function createConsoleProxyApp(opts: { db: Db; logger: Logger; novnc?: string | null }): FastifyInstance {
   const log = opts.logger.child({ component: 'console-proxy' });
   const novnc = opts.novnc === undefined ? novncDir() : opts.novnc;
-  const app = Fastify({ logger: false });
+  // Console connections are long-lived: close() ends them (and any kept-alive page request) rather than waiting.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   const sockets = new Set<Duplex | Socket>();
   const track = (s: Duplex | Socket) => {
     sockets.add(s);
@@ -120,7 +121,7 @@ export function createConsoleProxyApp(opts: { db: Db; logger: Logger; novnc?: st
       if (!socket.destroyed) refuseUpgrade(socket, 500, 'Internal Server Error');
     });
   });
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const s of sockets) s.destroy();
   });
   return app;
