@@ -3,15 +3,17 @@ import assert from 'node:assert/strict';
 import { createBodyValidator, loadSpec } from '../../api/http/validation.ts';
 import { startCompute, type ComputeHarness, type ProjectUser } from '../support/compute.ts';
 import { addComputeHost, addInstance, addService } from '../support/compute-rows.ts';
+import { databaseEngines } from '../support/db.ts';
 
 const conforms = createBodyValidator(loadSpec('compute'));
 const NAIVE_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/;
 
-describe('Nova os-aggregates', () => {
+// On PGlite and on PostgreSQL (NUBO_TEST_POSTGRES_URL): the zone of a host is SQL (hostZoneColumn) read by every API.
+for (const [engine, database] of databaseEngines) describe(`Nova os-aggregates (${engine})`, () => {
   let h: ComputeHarness;
   let alice: ProjectUser;
   before(async () => {
-    h = await startCompute();
+    h = await startCompute({ database: await database() });
     alice = await h.projectToken();
     const db = h.identity.database.db;
     for (const host of ['cmp-1', 'cmp-2', 'cmp-3']) await addComputeHost(db, h.identity.config, host);
