@@ -5,7 +5,7 @@
  * otherwise (accel.ts). Root disks are qcow2 overlays of base images cached
  * from Glance (image-cache.ts, disks.ts); every guest gets a config drive
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
- * finds. Power actions: power.ts.
+ * finds. Power actions: power.ts; snapshots: snapshot.ts.
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import {
   type NetworkInfo,
   type RebootType,
   type RebuildOptions,
+  type SnapshotTarget,
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
@@ -40,6 +41,7 @@ import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
 import { hostResources } from './resources.ts';
+import { snapshotGuest } from './snapshot.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
@@ -250,6 +252,10 @@ export class QemuDriver implements ComputeDriver, GuestHost {
 
   resume(instance: InstanceRef): Promise<void> {
     return this.power.resume(this.existing(instance));
+  }
+
+  async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
+    return snapshotGuest(this, this.existing(instance), target, updateTaskState);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {

@@ -1,8 +1,9 @@
 /**
  * The per-instance directory `<state_dir>/<uuid>/` and what it holds: the
- * disks, the config drive, the serial log, the QMP and VNC sockets, the
- * pidfile, `launch.json` (how to start the guest again) and the markers of a
- * suspended or crashed guest. The directory is the driver's record of a
+ * disks, the config drive, the serial log, the QMP and VNC
+ * sockets, the pidfile, `launch.json` (how to start the guest again), the
+ * markers of a suspended or crashed guest and a snapshot's disk while it is
+ * made. The directory is the driver's record of a
  * guest: it exists from spawn to destroy.
  */
 import { existsSync } from 'node:fs';
@@ -46,6 +47,8 @@ export class InstanceDir {
   get suspendState() { return join(this.path, 'suspend.state'); }
   get crashedMarker() { return join(this.path, 'crashed'); }
   get nvram() { return join(this.path, 'OVMF_VARS.fd'); }
+  /** Where a snapshot's flattened disk is made before its upload (removed afterwards). */
+  snapshotFile(imageId: string) { return join(this.path, `snapshot-${imageId}.qcow2.part`); }
 
   exists(): boolean {
     return existsSync(this.path);
