@@ -5,7 +5,8 @@
  * otherwise (accel.ts). Root disks are qcow2 overlays of base images cached
  * from Glance (image-cache.ts, disks.ts); every guest gets a config drive
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
- * finds. Power actions: power.ts; snapshots: snapshot.ts.
+ * finds. Power actions: power.ts; snapshots: snapshot.ts; remote consoles:
+ * consoles.ts.
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   tailLines,
   type BlockDeviceInfo,
   type ComputeDriver,
+  type ConsoleKind,
   type DriverCapabilities,
   type HostResources,
   type ImageMeta,
@@ -33,6 +35,7 @@ import {
 import { PowerState } from '../../states.ts';
 import { detectAccel, type Accel, type AccelMode } from './accel.ts';
 import { buildConfigDrive } from './config-drive.ts';
+import { consoleSocketOf } from './consoles.ts';
 import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
@@ -111,7 +114,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   async init(host: string): Promise<void> {
     this.host = host;
     await mkdir(this.stateDir, { recursive: true });
-    const longest = new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').vnc.length;
+    const longest = Math.max(...new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').sockets.map((s) => s.length));
     if (longest > MAX_SOCKET_PATH) {
       throw new DriverError(`compute.qemu.state_dir ${this.stateDir} is too long for the guests' unix sockets (${longest} > ${MAX_SOCKET_PATH} bytes)`);
     }
@@ -123,8 +126,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
       const dir = this.dir(uuid);
       const pid = await livePid(dir);
       if (!pid) {
-        await rm(dir.qmp, { force: true });
-        await rm(dir.vnc, { force: true });
+        for (const socket of dir.sockets) await rm(socket, { force: true });
         continue;
       }
       try {
@@ -256,6 +258,10 @@ export class QemuDriver implements ComputeDriver, GuestHost {
 
   async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
     return snapshotGuest(this, this.existing(instance), target, updateTaskState);
+  }
+
+  async consoleSocket(instance: InstanceRef, kind: ConsoleKind): Promise<string> {
+    return consoleSocketOf(this.existing(instance), kind);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {

@@ -1,6 +1,6 @@
 /**
  * The per-instance directory `<state_dir>/<uuid>/` and what it holds: the
- * disks, the config drive, the serial log, the QMP and VNC
+ * disks, the config drive, the serial log, the QMP, VNC and serial console
  * sockets, the pidfile, `launch.json` (how to start the guest again), the
  * markers of a suspended or crashed guest and a snapshot's disk while it is
  * made. The directory is the driver's record of a
@@ -40,6 +40,10 @@ export class InstanceDir {
   get console() { return join(this.path, 'console.log'); }
   get qmp() { return join(this.path, 'qmp.sock'); }
   get vnc() { return join(this.path, 'vnc.sock'); }
+  /** The serial port's console (the chardev that also writes console.log). */
+  get serial() { return join(this.path, 'serial.sock'); }
+  /** Every unix socket QEMU listens on for this guest (each must fit MAX_SOCKET_PATH). */
+  get sockets() { return [this.qmp, this.vnc, this.serial]; }
   get pidfile() { return join(this.path, 'qemu.pid'); }
   /** QEMU's own stdout and stderr. */
   get qemuLog() { return join(this.path, 'qemu.log'); }
