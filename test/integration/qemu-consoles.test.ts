@@ -6,7 +6,6 @@
  * without QEMU has neither. Skipped when QEMU or genisoimage is missing.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,18 +16,10 @@ import { ConsoleTypeUnavailable, emptyBlockDeviceInfo, InstanceNotFound, type In
 import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
 import { QemuDriver } from '../../compute-driver/drivers/qemu/index.ts';
 import { createLogger } from '../../lib/log.ts';
-import { waitForGuest } from '../support/guest.ts';
+import { qemuDriverMissing, waitForGuest } from '../support/guest.ts';
 import { startQemuImages, type QemuImages } from '../support/qemu-images.ts';
 
-const skip = (() => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
-    execFileSync('genisoimage', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'qemu-system-x86_64 or genisoimage is missing';
-  }
-})();
+const skip = qemuDriverMissing();
 
 const BOOT_MS = 300_000;
 const log = createLogger({ level: process.env.NUBO_TEST_LOG ?? 'warn', name: 'qemu-consoles-test' });

@@ -18,18 +18,10 @@ import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
 import { QemuDriver } from '../../compute-driver/drivers/qemu/index.ts';
 import { PowerState } from '../../compute-driver/states.ts';
 import { createLogger } from '../../lib/log.ts';
-import { waitForGuest } from '../support/guest.ts';
+import { qemuDriverMissing, waitForGuest } from '../support/guest.ts';
 import { startQemuImages, type QemuImages } from '../support/qemu-images.ts';
 
-const skip = (() => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
-    execFileSync('genisoimage', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'qemu-system-x86_64 or genisoimage is missing';
-  }
-})();
+const skip = qemuDriverMissing();
 
 const BOOT_MS = 300_000;
 const GiB = 1024 ** 3;
