@@ -3,7 +3,8 @@
  * guests (the test guest of test/guest/, TCG) and a real image API on
  * loopback (test/support/qemu-images.ts): a running guest's root disk becomes
  * an active standalone qcow2 image that boots a second guest, a stopped guest
- * stays stopped, and no temporary file is left, even when the upload fails.
+ * stays stopped, and no temporary file is left, even when the upload fails
+ * or the agent died mid-snapshot (and then the guest goes on).
  * Skipped when QEMU or genisoimage is missing.
  */
 import assert from 'node:assert/strict';
@@ -122,6 +123,23 @@ describe('qemu driver snapshots', { skip, timeout: 30 * 60_000 }, () => {
     assert.equal((await driver.getInfo(c)).powerState, PowerState.PAUSED);
     assert.deepEqual(leftovers(c), []);
     await driver.destroy(c);
+  });
+
+  test('a snapshot cut short by the agent\'s death: the next driver lets the guest it stopped go on and removes the half-made file', async () => {
+    const d = spec();
+    await driver.spawn(d, guest, [], emptyBlockDeviceInfo());
+    const dir = driver.dir(d.uuid);
+    // What a snapshot leaves when the agent dies during the convert: the marker, a part file, the guest stopped.
+    await writeFile(dir.snapshotPause, 'now\n');
+    await writeFile(dir.snapshotFile('cut-short'), 'half');
+    await (await driver.monitor(dir))!.qmp.execute('stop');
+    assert.equal((await driver.getInfo(d)).powerState, PowerState.PAUSED);
+    await driver.cleanupHost('qemu-snapshot-host');
+    driver = new QemuDriver({ stateDir, accelCacheFile: join(tmpdir(), 'nubo-test-accel-probe.json'), logger: log });
+    await driver.init('qemu-snapshot-host');
+    assert.equal((await driver.getInfo(d)).powerState, PowerState.RUNNING);
+    assert.deepEqual(leftovers(d), []);
+    await driver.destroy(d);
   });
 
   test('an unknown guest is InstanceNotFound', async () => {

@@ -44,7 +44,7 @@ import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
 import { hostResources } from './resources.ts';
-import { snapshotGuest } from './snapshot.ts';
+import { recoverSnapshot, snapshotGuest } from './snapshot.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
@@ -127,11 +127,13 @@ export class QemuDriver implements ComputeDriver, GuestHost {
       const pid = await livePid(dir);
       if (!pid) {
         for (const socket of dir.sockets) await rm(socket, { force: true });
+        await recoverSnapshot(this, dir);
         continue;
       }
       try {
         await this.attach(dir, pid);
         this.log.info({ uuid, pid }, 'adopted a running guest');
+        await recoverSnapshot(this, dir);
       } catch (e) {
         this.log.warn({ uuid, pid, err: e }, 'a running guest does not answer on QMP');
       }

@@ -24,6 +24,8 @@ export interface LaunchRecord {
   createdAt: string;
 }
 
+export const SNAPSHOT_SUFFIX = '.qcow2.part';
+
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
 
@@ -52,7 +54,9 @@ export class InstanceDir {
   get crashedMarker() { return join(this.path, 'crashed'); }
   get nvram() { return join(this.path, 'OVMF_VARS.fd'); }
   /** Where a snapshot's flattened disk is made before its upload (removed afterwards). */
-  snapshotFile(imageId: string) { return join(this.path, `snapshot-${imageId}.qcow2.part`); }
+  snapshotFile(imageId: string) { return join(this.path, `snapshot-${imageId}${SNAPSHOT_SUFFIX}`); }
+  /** There while a snapshot holds a running guest stopped: a driver starting finds it and lets the guest go on. */
+  get snapshotPause() { return join(this.path, 'snapshot-paused'); }
 
   exists(): boolean {
     return existsSync(this.path);

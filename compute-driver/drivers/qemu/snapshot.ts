@@ -30,11 +30,20 @@
  * temporary file) would keep the guest running; it is not used here.
  * (The STOP and RESUME events reach the agent, whose sync leaves an instance
  * with a task alone.)
+ *
+ * An agent that dies mid-snapshot (the guest stopped, the file half made)
+ * would leave the guest paused for good: the `snapshot-paused` marker is
+ * written before `stop` and removed after `cont`, and a driver starting
+ * (recoverSnapshot, from init) lets a guest it finds with the marker go on
+ * and removes any half-made snapshot file.
  */
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { SnapshotTarget } from '../../driver.ts';
 import { uploadImageFile } from '../../image-service.ts';
-import type { InstanceDir } from './instance-dir.ts';
+import { PowerState } from '../../states.ts';
+import { SNAPSHOT_SUFFIX, type InstanceDir } from './instance-dir.ts';
 import type { GuestHost } from './power.ts';
 import { flatten } from './qemu-img.ts';
 
@@ -58,12 +67,33 @@ async function capture(host: GuestHost, dir: InstanceDir, file: string): Promise
   const m = await host.monitor(dir);
   if (!m) return flatten(dir.disk, file);
   const { running } = await m.status();
+  if (running) await writeFile(dir.snapshotPause, `${new Date().toISOString()}\n`);
   await m.qmp.execute('stop');
   const started = Date.now();
   try {
     await flatten(dir.disk, file);
   } finally {
-    if (running) await m.qmp.execute('cont');
+    if (running) {
+      await m.qmp.execute('cont');
+      await rm(dir.snapshotPause, { force: true });
+    }
     host.log.info({ uuid: dir.uuid, pausedMs: running ? Date.now() - started : 0 }, 'root disk captured for a snapshot');
+  }
+}
+
+/** What a snapshot cut short (the agent died) left: its file goes, and a guest it stopped goes on. Never throws. */
+export async function recoverSnapshot(host: GuestHost, dir: InstanceDir): Promise<void> {
+  try {
+    const names = await readdir(dir.path).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith('snapshot-') && n.endsWith(SNAPSHOT_SUFFIX))) await rm(join(dir.path, name), { force: true });
+    if (!existsSync(dir.snapshotPause)) return;
+    const m = await host.monitor(dir);
+    if (m && (await m.powerState()) === PowerState.PAUSED) {
+      await m.qmp.execute('cont');
+      host.log.warn({ uuid: dir.uuid }, 'a snapshot cut short had stopped the guest: it goes on');
+    }
+    await rm(dir.snapshotPause, { force: true });
+  } catch (e) {
+    host.log.warn({ uuid: dir.uuid, err: e }, 'could not clean up after a snapshot cut short');
   }
 }
