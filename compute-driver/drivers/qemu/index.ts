@@ -5,7 +5,8 @@
  * otherwise (accel.ts). Root disks are qcow2 overlays of base images cached
  * from Glance (image-cache.ts, disks.ts); every guest gets a config drive
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
- * finds. Power actions: power.ts.
+ * finds. Power actions: power.ts; snapshots: snapshot.ts; remote consoles:
+ * consoles.ts.
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   tailLines,
   type BlockDeviceInfo,
   type ComputeDriver,
+  type ConsoleKind,
   type DriverCapabilities,
   type HostResources,
   type ImageMeta,
@@ -27,11 +29,13 @@ import {
   type NetworkInfo,
   type RebootType,
   type RebuildOptions,
+  type SnapshotTarget,
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
 import { detectAccel, type Accel, type AccelMode } from './accel.ts';
 import { buildConfigDrive } from './config-drive.ts';
+import { consoleSocketOf } from './consoles.ts';
 import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
@@ -40,6 +44,7 @@ import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
 import { hostResources } from './resources.ts';
+import { recoverSnapshot, snapshotGuest } from './snapshot.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
@@ -109,7 +114,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   async init(host: string): Promise<void> {
     this.host = host;
     await mkdir(this.stateDir, { recursive: true });
-    const longest = new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').vnc.length;
+    const longest = Math.max(...new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').sockets.map((s) => s.length));
     if (longest > MAX_SOCKET_PATH) {
       throw new DriverError(`compute.qemu.state_dir ${this.stateDir} is too long for the guests' unix sockets (${longest} > ${MAX_SOCKET_PATH} bytes)`);
     }
@@ -121,13 +126,14 @@ export class QemuDriver implements ComputeDriver, GuestHost {
       const dir = this.dir(uuid);
       const pid = await livePid(dir);
       if (!pid) {
-        await rm(dir.qmp, { force: true });
-        await rm(dir.vnc, { force: true });
+        for (const socket of dir.sockets) await rm(socket, { force: true });
+        await recoverSnapshot(this, dir);
         continue;
       }
       try {
         await this.attach(dir, pid);
         this.log.info({ uuid, pid }, 'adopted a running guest');
+        await recoverSnapshot(this, dir);
       } catch (e) {
         this.log.warn({ uuid, pid, err: e }, 'a running guest does not answer on QMP');
       }
@@ -250,6 +256,14 @@ export class QemuDriver implements ComputeDriver, GuestHost {
 
   resume(instance: InstanceRef): Promise<void> {
     return this.power.resume(this.existing(instance));
+  }
+
+  async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
+    return snapshotGuest(this, this.existing(instance), target, updateTaskState);
+  }
+
+  async consoleSocket(instance: InstanceRef, kind: ConsoleKind): Promise<string> {
+    return consoleSocketOf(this.existing(instance), kind);
   }
 
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {

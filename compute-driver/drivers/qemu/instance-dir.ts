@@ -1,8 +1,9 @@
 /**
  * The per-instance directory `<state_dir>/<uuid>/` and what it holds: the
- * disks, the config drive, the serial log, the QMP and VNC sockets, the
- * pidfile, `launch.json` (how to start the guest again) and the markers of a
- * suspended or crashed guest. The directory is the driver's record of a
+ * disks, the config drive, the serial log, the QMP, VNC and serial console
+ * sockets, the pidfile, `launch.json` (how to start the guest again), the
+ * markers of a suspended or crashed guest and a snapshot's disk while it is
+ * made. The directory is the driver's record of a
  * guest: it exists from spawn to destroy.
  */
 import { existsSync } from 'node:fs';
@@ -23,6 +24,8 @@ export interface LaunchRecord {
   createdAt: string;
 }
 
+export const SNAPSHOT_SUFFIX = '.qcow2.part';
+
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
 
@@ -39,6 +42,10 @@ export class InstanceDir {
   get console() { return join(this.path, 'console.log'); }
   get qmp() { return join(this.path, 'qmp.sock'); }
   get vnc() { return join(this.path, 'vnc.sock'); }
+  /** The serial port's console (the chardev that also writes console.log). */
+  get serial() { return join(this.path, 'serial.sock'); }
+  /** Every unix socket QEMU listens on for this guest (each must fit MAX_SOCKET_PATH). */
+  get sockets() { return [this.qmp, this.vnc, this.serial]; }
   get pidfile() { return join(this.path, 'qemu.pid'); }
   /** QEMU's own stdout and stderr. */
   get qemuLog() { return join(this.path, 'qemu.log'); }
@@ -46,6 +53,10 @@ export class InstanceDir {
   get suspendState() { return join(this.path, 'suspend.state'); }
   get crashedMarker() { return join(this.path, 'crashed'); }
   get nvram() { return join(this.path, 'OVMF_VARS.fd'); }
+  /** Where a snapshot's flattened disk is made before its upload (removed afterwards). */
+  snapshotFile(imageId: string) { return join(this.path, `snapshot-${imageId}${SNAPSHOT_SUFFIX}`); }
+  /** There while a snapshot holds a running guest stopped: a driver starting finds it and lets the guest go on. */
+  get snapshotPause() { return join(this.path, 'snapshot-paused'); }
 
   exists(): boolean {
     return existsSync(this.path);

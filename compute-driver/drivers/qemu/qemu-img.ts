@@ -1,6 +1,7 @@
 /**
- * The qemu-img calls the driver makes: what a file is (`info`) and new disks
- * (`create`, an overlay on a base image or a blank one).
+ * The qemu-img calls the driver makes: what a file is (`info`), new disks
+ * (`create`, an overlay on a base image or a blank one) and a disk flattened
+ * into a standalone image (`convert`, for snapshots).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -45,4 +46,16 @@ export async function createOverlay(path: string, base: string, baseFormat: stri
 /** A blank qcow2 disk of `sizeBytes`. */
 export async function createBlank(path: string, sizeBytes: number): Promise<void> {
   await qemuImg(['create', '-q', '-f', 'qcow2', path, String(sizeBytes)]);
+}
+
+/** Longest a snapshot's convert may take (it copies the whole allocated disk). */
+const FLATTEN_MS = 60 * 60_000;
+
+/**
+ * `source` (qcow2, read through its backing chain) as a new qcow2 image at
+ * `dest` with no backing file. -U opens the source without QEMU's image lock:
+ * the caller makes sure nothing writes it meanwhile (snapshot.ts).
+ */
+export async function flatten(source: string, dest: string): Promise<void> {
+  await qemuImg(['convert', '-q', '-U', '-f', 'qcow2', '-O', 'qcow2', source, dest], FLATTEN_MS);
 }
