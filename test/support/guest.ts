@@ -31,6 +31,12 @@ export function qemuAvailable(): boolean {
   return spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** Why the qemu driver cannot run guests here (QEMU or genisoimage missing), or null when it can. */
+export function qemuDriverMissing(): string | null {
+  const runs = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+  return runs('qemu-system-x86_64') && runs('genisoimage') ? null : 'qemu-system-x86_64 or genisoimage is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)';
+}
+
 /** Every line of the guest starts with this. */
 export const GUEST_PREFIX = 'nubo-guest: ';
 /** The first line of each boot, printed as init starts. */
