@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -233,5 +233,49 @@ describe('qemu driver resize', { skip, timeout: 40 * 60_000 }, () => {
     assert.equal((await b.getInfo(inst)).powerState, PowerState.RUNNING);
     await b.destroy(inst);
     assert.deepEqual(entries(b.stateDir), []);
+  });
+
+  test('crash safety: a restarted driver keeps the kept disks and their base; re-runs find them; a half-made destination goes on a re-run or a revert', async () => {
+    const driver = await newDriver('rhost-c');
+    const sd = driver.stateDir;
+    const bdi = emptyBlockDeviceInfo();
+    const inst = spec(small);
+    await driver.spawn(inst, image, [], bdi, { powerOn: false });
+    const m = migration(inst, 'rhost-c', 'rhost-c', big);
+    const diskInfo = JSON.parse(await driver.migrateDiskAndPowerOff(inst, m, [], bdi, 0, 0));
+
+    step('the agent restarts with only the kept disks here');
+    await driver.cleanupHost('rhost-c');
+    const again = await newDriver('rhost-c', sd);
+    assert.deepEqual(await again.listInstances(), [], 'the kept directory is no instance');
+    assert.ok(existsSync(join(sd, '_base', image.id)), "init's cache sweep leaves the base the kept disks need");
+    assert.deepEqual(JSON.parse(await again.migrateDiskAndPowerOff(inst, m, [], bdi, 0, 0)), diskInfo, 'a re-run finds the kept disks');
+
+    step('a destination half made when the agent died');
+    const half = () => {
+      mkdirSync(join(sd, inst.uuid), { recursive: true });
+      writeFileSync(join(sd, inst.uuid, 'incoming-resize'), `${m.uuid}\n`);
+      writeFileSync(join(sd, inst.uuid, 'disk'), 'partial');
+    };
+    half();
+    assert.deepEqual(JSON.parse(await again.migrateDiskAndPowerOff(inst, m, [], bdi, 0, 0)), diskInfo, 'a re-run of the source leaves it to the destination');
+    await again.finishMigration({ ...inst, flavor: big }, m, JSON.stringify(diskInfo), image, [], bdi, true, false);
+    assert.equal((await again.getInfo(inst)).powerState, PowerState.SHUTDOWN);
+    assert.equal(launch(sd, inst.uuid).spec.flavor.flavorid, 'r2');
+    assert.ok(!existsSync(join(sd, inst.uuid, 'incoming-resize')));
+    await assert.rejects(again.finishMigration({ ...inst, flavor: big }, m, JSON.stringify(diskInfo), image, [], bdi, true, false), { name: 'InstanceExists' });
+
+    step('a revert over a half-made destination');
+    await again.destroy(inst);
+    half();
+    await again.finishRevertMigration(inst, m, [], bdi, false);
+    assert.equal((await again.getInfo(inst)).powerState, PowerState.SHUTDOWN);
+    assert.equal(launch(sd, inst.uuid).spec.flavor.flavorid, 'r1');
+    assert.deepEqual(entries(sd), [inst.uuid]);
+    await again.finishRevertMigration(inst, m, [], bdi, false);
+    await assert.rejects(again.finishRevertMigration({ ...inst, flavor: big }, m, [], bdi, false), /Nothing of instance .* is kept/);
+    await again.destroy(inst);
+    assert.deepEqual(entries(sd), []);
+    assert.ok(!existsSync(join(sd, '_base', image.id)));
   });
 });
