@@ -6,7 +6,7 @@
  * from Glance (image-cache.ts, disks.ts); every guest gets a config drive
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
  * finds. Power actions: power.ts; snapshots: snapshot.ts; remote consoles:
- * consoles.ts.
+ * consoles.ts; resize and cold migration: migration.ts.
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import {
   type InstanceRef,
   type InstanceSpec,
   type LifecycleEvent,
+  type MigrationInfo,
   type NetworkInfo,
   type RebootType,
   type RebuildOptions,
@@ -40,6 +41,7 @@ import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
 import { machineArgs, withAccel } from './machine.ts';
+import { Migrations, type MigrationHost } from './migration.ts';
 import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
@@ -63,11 +65,12 @@ export interface QemuDriverOptions {
 /** Nova keeps the last 100 KiB of a console log (MAX_CONSOLE_BYTES). */
 const MAX_CONSOLE_BYTES = 100 * 1024;
 
-export class QemuDriver implements ComputeDriver, GuestHost {
+export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
   readonly type = 'qemu';
   readonly capabilities: DriverCapabilities = {
     ...noCapabilities,
     has_imagecache: true,
+    supports_migrate_to_same_host: true,
     supports_image_type_raw: true,
     supports_image_type_qcow2: true,
   };
@@ -77,6 +80,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   readonly log: Logger;
   readonly images: ImageCache;
   private readonly power: PowerActions;
+  private readonly moves: Migrations;
   private readonly monitors = new Map<string, GuestMonitor>();
   private readonly accelMode: AccelMode;
   private readonly accelCacheFile: string;
@@ -93,6 +97,12 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.log = (opts.logger ?? createLogger({ name: 'nubo-compute' })).child({ component: 'qemu-driver' });
     this.images = new ImageCache(this.stateDir);
     this.power = new PowerActions(this, (opts.softRebootSeconds ?? 120) * 1000);
+    this.moves = new Migrations(this);
+  }
+
+  /** The host name init was given. */
+  get hostName(): string {
+    return this.host;
   }
 
   /** The accelerator in use (known after init). */
@@ -266,6 +276,24 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     return consoleSocketOf(this.existing(instance), kind);
   }
 
+  // ─── resize and cold migration (migration.ts) ───
+
+  migrateDiskAndPowerOff(instance: InstanceSpec, migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, timeoutSec = 0, retryIntervalSec = 0): Promise<string> {
+    return this.moves.migrateDiskAndPowerOff(instance, migration, timeoutSec, retryIntervalSec);
+  }
+
+  finishMigration(instance: InstanceSpec, migration: MigrationInfo, diskInfo: string, image: ImageMeta, ni: NetworkInfo, bdi: BlockDeviceInfo, _resize: boolean, powerOn: boolean): Promise<void> {
+    return this.moves.finishMigration(instance, migration, diskInfo, image, ni, bdi, powerOn);
+  }
+
+  confirmMigration(instance: InstanceRef, migration: MigrationInfo): Promise<void> {
+    return this.moves.confirmMigration(instance, migration);
+  }
+
+  finishRevertMigration(instance: InstanceSpec, migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, powerOn: boolean): Promise<void> {
+    return this.moves.finishRevertMigration(instance, migration, powerOn);
+  }
+
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
     const dir = this.existing(instance);
     const fh = await open(dir.console, 'r').catch(() => null);
@@ -352,7 +380,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   }
 
   /** Stops the guest's process (if any) at once and removes its directory. */
-  private async forget(dir: InstanceDir): Promise<void> {
+  async forget(dir: InstanceDir): Promise<void> {
     const m = this.monitors.get(dir.uuid);
     if (m) m.expectExit = true;
     const pid = await livePid(dir);
@@ -370,7 +398,8 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     return out;
   }
 
-  private async imageInUse(imageId: string): Promise<boolean> {
-    return (await this.records()).some((r) => r.imageId === imageId);
+  /** Whether an instance, or the disks a resize keeps (migration.ts), use the image. */
+  async imageInUse(imageId: string): Promise<boolean> {
+    return (await this.records()).some((r) => r.imageId === imageId) || (await this.moves.keptImageIds()).includes(imageId);
   }
 }

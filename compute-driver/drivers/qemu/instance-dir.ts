@@ -29,10 +29,14 @@ export const SNAPSHOT_SUFFIX = '.qcow2.part';
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
 
+/** What a resize's source renames an instance directory to (`<uuid>_resize`, as Nova's libvirt driver does) until confirm or revert. */
+export const RESIZE_SUFFIX = '_resize';
+
 export class InstanceDir {
   readonly path: string;
-  constructor(stateDir: string, readonly uuid: string) {
-    this.path = join(stateDir, uuid);
+  /** `dirName` is the directory's name under stateDir: the uuid, or `<uuid>_resize` for the disks a resize keeps. */
+  constructor(stateDir: string, readonly uuid: string, dirName: string = uuid) {
+    this.path = join(stateDir, dirName);
   }
 
   get disk() { return join(this.path, 'disk'); }
@@ -107,12 +111,21 @@ export class InstanceDir {
   }
 }
 
-/** The instance uuids with a directory under stateDir (not `_base` and other underscored entries). */
-export async function instanceUuids(stateDir: string): Promise<string[]> {
+/** The directories under stateDir, by name ([] when it does not exist). */
+async function dirNames(stateDir: string): Promise<string[]> {
   try {
-    const entries = await readdir(stateDir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name);
+    return (await readdir(stateDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch {
     return [];
   }
+}
+
+/** The instance uuids with a directory under stateDir (not `_base` and other underscored entries, nor a resize's kept `<uuid>_resize`). */
+export async function instanceUuids(stateDir: string): Promise<string[]> {
+  return (await dirNames(stateDir)).filter((n) => !n.startsWith('_') && !n.startsWith('.') && !n.endsWith(RESIZE_SUFFIX));
+}
+
+/** The uuids of the instances whose old disks a resize keeps here (`<uuid>_resize`). */
+export async function keptUuids(stateDir: string): Promise<string[]> {
+  return (await dirNames(stateDir)).filter((n) => !n.startsWith('_') && !n.startsWith('.') && n.endsWith(RESIZE_SUFFIX)).map((n) => n.slice(0, -RESIZE_SUFFIX.length));
 }
