@@ -130,6 +130,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       NUBO_IDENTITY_PORT: String(identityPort),
       NUBO_COMPUTE_PORT: String(computePort),
       NUBO_IMAGE_PORT: String(imagePort),
+      // Any free port: the default 6080 may be taken by another cloud on the machine.
+      NUBO_COMPUTE_CONSOLE_PORT: '0',
       NUBO_IDENTITY_ADMIN_PASSWORD: adminPassword,
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       ...opts.env,
