@@ -38,7 +38,7 @@
  * under 3 s with KVM; per-guest host memory overhead under 30 MB.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -292,18 +292,18 @@ async function main() {
   if (!values.tsx && spawnSync(process.execPath, [here('../bin/build.js')], { stdio: 'inherit' }).status !== 0) throw new Error('node bin/build.js failed');
   const loadAtStart = readFileSync('/proc/loadavg', 'utf8').trim();
   const setupStart = performance.now();
-  let stateDir = '';
+  // The agent's state directory, set (not <data_dir>/instances) so that the bench knows it before the agent starts.
+  const stateDir = join(tmpdir(), `nubo-bench-kvm-${process.pid}`);
+  mkdirSync(stateDir, { recursive: true });
+  if (values.accel === 'auto' && existsSync(TEST_ACCEL_PROBE)) copyFileSync(TEST_ACCEL_PROBE, join(stateDir, 'accel-probe.json'));
   const cloud = await startCloud({
     agents: 1,
     schedulers: 1,
     built: !values.tsx,
-    agentEnv: () => {
-      // Set here (not <data_dir>/instances) so that the bench knows it before the agent starts.
-      stateDir = join(tmpdir(), `nubo-bench-kvm-${process.pid}`);
-      mkdirSync(stateDir, { recursive: true });
-      if (values.accel === 'auto' && existsSync(TEST_ACCEL_PROBE)) copyFileSync(TEST_ACCEL_PROBE, join(stateDir, 'accel-probe.json'));
-      return { NUBO_COMPUTE_DRIVER: 'qemu', NUBO_COMPUTE_QEMU_ACCEL: values.accel, NUBO_COMPUTE_QEMU_STATE_DIR: stateDir };
-    },
+    agentEnv: () => ({ NUBO_COMPUTE_DRIVER: 'qemu', NUBO_COMPUTE_QEMU_ACCEL: values.accel, NUBO_COMPUTE_QEMU_STATE_DIR: stateDir }),
+  }).catch((e) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw e;
   });
   const api: Api = { cloud, token: '', stateDir };
   const probe = join(stateDir, 'accel-probe.json');
@@ -320,7 +320,7 @@ async function main() {
       if (pid) process.kill(pid, 'SIGKILL');
     }
     await cloud.stop();
-    spawnSync('rm', ['-rf', stateDir]);
+    rmSync(stateDir, { recursive: true, force: true });
   };
   const deadline = setTimeout(() => {
     console.error(`bench/kvm: gave up after ${values.timeout} s; stopping the cloud`);
