@@ -32,6 +32,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { adminToken, http } from './support/api.ts';
 import { startCloud, type Cloud } from './support/cloud.ts';
 
 const { values } = parseArgs({
@@ -103,27 +104,9 @@ const cpuDelta = (before: CpuSample, after: CpuSample) =>
     })
     .join(', ');
 
-async function http(method: string, url: string, token: string | null, body?: unknown, extra: Record<string, string> = {}) {
-  const headers: Record<string, string> = { ...extra };
-  if (token) headers['x-auth-token'] = token;
-  if (body !== undefined && !(body instanceof Blob)) headers['content-type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : body instanceof Blob ? body : JSON.stringify(body) });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${url} answered ${res.status}: ${text.slice(0, 300)}`);
-  return { res, text };
-}
-
 /** An admin token, a tiny flavor, an active public image and instance quotas far above the run in the admin project (finite: creates count usage under the quota lock, as they would in a real cloud). */
 async function prepare(cloud: Cloud) {
-  const auth = {
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { name: 'Default' }, password: cloud.adminPassword } } },
-      scope: { project: { name: 'admin', domain: { name: 'Default' } } },
-    },
-  };
-  const issued = await http('POST', `${cloud.identityUrl}/v3/auth/tokens`, null, auth);
-  const token = issued.res.headers.get('x-subject-token')!;
-  const projectId = JSON.parse(issued.text).token.project.id as string;
+  const { token, projectId } = await adminToken(cloud);
   const flavor = JSON.parse((await http('POST', `${cloud.computeUrl}/flavors`, token, { flavor: { name: 'bench.nano', ram: 64, vcpus: 1, disk: 1 } })).text).flavor;
   const image = JSON.parse(
     (await http('POST', `${cloud.imageUrl}/v2/images`, token, { name: 'bench', disk_format: 'raw', container_format: 'bare', visibility: 'public' })).text,

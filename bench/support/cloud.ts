@@ -3,7 +3,8 @@
  * database, a dedicated RabbitMQ vhost (the bus does not namespace its
  * queues by anything a bench could vary, so a vhost keeps them apart from
  * everyone else's on the shared broker), `nubo bootstrap`, then `nubo api`,
- * `nubo scheduler` × n and `nubo compute` × n (fake driver, distinct hosts).
+ * `nubo scheduler` × n and `nubo compute` × n (fake driver unless agentEnv
+ * says otherwise, distinct hosts).
  * stop() ends every process by its PID and removes the database, the vhost
  * and the temporary directory, whatever state the start reached.
  */
@@ -27,6 +28,8 @@ export interface CloudOptions {
   built: boolean;
   /** Extra NUBO_* settings for every process. */
   env?: NodeJS.ProcessEnv;
+  /** Settings of the i-th compute agent over the defaults (fake driver), e.g. { NUBO_COMPUTE_DRIVER: 'qemu' }. */
+  agentEnv?: (i: number) => NodeJS.ProcessEnv;
   /** Extra node flags per role, e.g. { api: ['--cpu-prof'] }. */
   nodeFlags?: Partial<Record<'api' | 'scheduler' | 'compute', string[]>>;
 }
@@ -127,11 +130,14 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       NUBO_IDENTITY_PORT: String(identityPort),
       NUBO_COMPUTE_PORT: String(computePort),
       NUBO_IMAGE_PORT: String(imagePort),
+      // Any free port: the default 6080 may be taken by another cloud on the machine.
+      NUBO_COMPUTE_CONSOLE_PORT: '0',
       NUBO_IDENTITY_ADMIN_PASSWORD: adminPassword,
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       ...opts.env,
     };
-    const entry = opts.built ? [join(root, '.build/bin/main.js')] : ['--import', 'tsx', join(root, 'bin/main.ts')];
+    // tsx by its resolved URL: the processes' working directory is the temporary one, with no node_modules.
+    const entry = opts.built ? [join(root, '.build/bin/main.js')] : ['--import', import.meta.resolve('tsx'), join(root, 'bin/main.ts')];
     const run = (role: 'api' | 'scheduler' | 'compute', name: string, env: NodeJS.ProcessEnv = {}) => {
       const out = createWriteStream(join(dir, `${name}.log`));
       const child = spawn(process.execPath, [...(opts.nodeFlags?.[role] ?? []), ...entry, role], {
@@ -156,7 +162,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     run('api', 'api');
     for (let i = 0; i < opts.schedulers; i++) run('scheduler', `scheduler-${i}`);
     for (let i = 0; i < opts.agents; i++) {
-      run('compute', `compute-${i}`, { NUBO_COMPUTE_HOST: `bench-${String(i).padStart(3, '0')}`, NUBO_COMPUTE_DRIVER: 'fake' });
+      run('compute', `compute-${i}`, { NUBO_COMPUTE_HOST: `bench-${String(i).padStart(3, '0')}`, NUBO_COMPUTE_DRIVER: 'fake', ...opts.agentEnv?.(i) });
     }
     const identityUrl = `http://127.0.0.1:${identityPort}`;
     await waitFor('nubo api', 60_000, async () => (await fetch(`${identityUrl}/v3`)).ok, alive);

@@ -97,27 +97,28 @@ function ec2MetaData(instance: InstanceSpec): Json {
 export async function buildConfigDrive(isoPath: string, instance: InstanceSpec, networkInfo: NetworkInfo, opts: SpawnOptions = {}): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'nubo-configdrive-'));
   try {
-    const put = async (rel: string, data: string | Buffer) => {
-      const p = join(root, rel);
-      await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, data);
-    };
+    // The files are listed first and written at once (some twenty small files: one after the other, each waits its turn in libuv's pool).
+    const entries: [string, string | Buffer][] = [];
+    const put = (rel: string, data: string | Buffer) => void entries.push([rel, data]);
     const files = (opts.injectedFiles ?? []).map((f, i) => ({ path: f.path, content_path: `/content/${String(i).padStart(4, '0')}`, data: Buffer.from(f.contents, 'base64') }));
-    for (const f of files) await put(`openstack${f.content_path}`, f.data);
+    for (const f of files) put(`openstack${f.content_path}`, f.data);
     const meta = JSON.stringify(metaData(instance, opts, files.map(({ path, content_path }) => ({ path, content_path }))));
     const userData = instance.user_data ? Buffer.from(instance.user_data, 'base64') : null;
     const network = JSON.stringify(networkData(networkInfo));
     for (const v of OPENSTACK_VERSIONS) {
-      await put(`openstack/${v}/meta_data.json`, meta);
-      if (userData) await put(`openstack/${v}/user_data`, userData);
-      await put(`openstack/${v}/network_data.json`, network);
-      await put(`openstack/${v}/vendor_data.json`, '{}');
-      await put(`openstack/${v}/vendor_data2.json`, '{}');
+      put(`openstack/${v}/meta_data.json`, meta);
+      if (userData) put(`openstack/${v}/user_data`, userData);
+      put(`openstack/${v}/network_data.json`, network);
+      put(`openstack/${v}/vendor_data.json`, '{}');
+      put(`openstack/${v}/vendor_data2.json`, '{}');
     }
     for (const v of EC2_VERSIONS) {
-      await put(`ec2/${v}/meta-data.json`, JSON.stringify(ec2MetaData(instance)));
-      if (userData) await put(`ec2/${v}/user-data`, userData);
+      put(`ec2/${v}/meta-data.json`, JSON.stringify(ec2MetaData(instance)));
+      if (userData) put(`ec2/${v}/user-data`, userData);
     }
+    const dirs = [...new Set(entries.map(([rel]) => dirname(join(root, rel))))];
+    await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
+    await Promise.all(entries.map(([rel, data]) => writeFile(join(root, rel), data)));
     await run('genisoimage', ['-o', isoPath, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'nubo', '-quiet', '-J', '-r', '-V', 'config-2', root], {
       timeout: 60_000,
     }).catch((e: { stderr?: string; message: string }) => {

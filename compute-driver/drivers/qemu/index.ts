@@ -182,8 +182,11 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
     try {
       const base = await this.images.acquire(image);
       pinned = true;
-      const { disks, diskGb } = await prepareDisks(dir, instance, image, base, bdi);
-      await buildConfigDrive(dir.configDrive, instance, networkInfo, opts);
+      // The disks and the config drive at once (each is a process: qemu-img, genisoimage); both settle before a failure is handled.
+      const [prepared, drive] = await Promise.allSettled([prepareDisks(dir, instance, image, base, bdi), buildConfigDrive(dir.configDrive, instance, networkInfo, opts)]);
+      if (prepared.status === 'rejected') throw prepared.reason;
+      if (drive.status === 'rejected') throw drive.reason;
+      const { disks, diskGb } = prepared.value;
       const argv = machineArgs(instance, image, this.accel, dir, { ...disks, configDrive: dir.configDrive });
       const record: LaunchRecord = { spec: instance, imageId: image.id, basePath: base.path, argv, diskGb, createdAt: new Date().toISOString() };
       await dir.writeLaunch(record);

@@ -18,6 +18,13 @@ const run = promisify(execFile);
 export const QEMU_BINARY = 'qemu-system-x86_64';
 /** How long QEMU may take to set a guest up and open its QMP socket. */
 const START_MS = 60_000;
+/**
+ * How often launch looks for the QMP socket: QEMU opens it some 100 ms after
+ * it starts, and every build waits for it, so a coarse poll (it was 100 ms)
+ * adds up to one whole interval to POST → ACTIVE. A look is an existsSync
+ * and, once the socket is there, one small read.
+ */
+const START_POLL_MS = 10;
 
 /**
  * Starts the guest of `dir` with `argv`; `incoming` names a saved state to
@@ -44,7 +51,7 @@ export async function launch(dir: InstanceDir, argv: string[], opts: { incoming?
   });
   const until = Date.now() + START_MS;
   while (Date.now() < until) {
-    const code = await Promise.race([exited, sleep(100).then(() => undefined)]);
+    const code = await Promise.race([exited, sleep(START_POLL_MS).then(() => undefined)]);
     if (code !== undefined) {
       const log = await readFile(dir.qemuLog, 'utf8').catch(() => '');
       throw new DriverError(`QEMU did not start (exit ${code}): ${log.trim().split('\n').slice(-3).join(' ')}`, { name: 'QemuStartFailed' });
