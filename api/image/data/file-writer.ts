@@ -131,11 +131,12 @@ export async function createFileWriter(path: string, opts: { direct: boolean }):
     async touch() {
       if (!open_) return;
       const now = new Date();
+      const handle = fh;
       try {
-        await fh.utimes(now, now);
+        await handle.utimes(now, now);
       } catch (e) {
-        // A touch racing the close finds the file closed: nothing left to keep alive.
-        if (open_) throw e;
+        // A touch racing the close (or the switch to a buffered handle) finds its handle closed: nothing to keep alive there.
+        if (open_ && handle === fh) throw e;
       }
     },
     async finish() {
