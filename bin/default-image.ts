@@ -44,7 +44,7 @@ export async function registerDefaultImage(rt: Runtime, boot: BootstrapResult): 
     config: rt.config,
     logger: rt.logger,
     validate: createBodyValidator(loadSpec('image')),
-    store: createFilesystemStore(imageStoreDir(rt.config)),
+    store: createFilesystemStore(imageStoreDir(rt.config), { directIo: rt.config['image.direct_io'] }),
   };
   try {
     const r = await registerImageFile(ctx, adminCaller(boot), {

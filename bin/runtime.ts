@@ -85,7 +85,7 @@ export async function startApis(rt: Runtime): Promise<RunningApi[]> {
   const policy = createEnforcer(rt.config);
   const shared = { db: rt.db, bus: rt.bus, tokens: rt.tokens, policy, config: rt.config, logger: rt.logger };
   const identity = createIdentityApp(shared);
-  const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config)) });
+  const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config), { directIo: rt.config['image.direct_io'] }) });
   // The console proxy first: the compute API hands out its URLs (and learns the port it bound when compute.console_port is 0).
   const consoles = createConsoleProxyApp({ db: rt.db, logger: rt.logger });
   const consoleUrl = await listen(rt, consoles, rt.config['compute.console_port'], '');

@@ -51,6 +51,8 @@ export const options = {
   'image.image_stage_total': { type: 'integer', default: 1048576, min: -1, doc: 'MiB of staged (not yet imported) data a project may hold, unless a Keystone limit says otherwise; -1 is unlimited.' },
   'image.image_count_uploading': { type: 'integer', default: 10, min: -1, doc: 'Uploads and imports a project may have in progress at once, unless a Keystone limit says otherwise; -1 is unlimited.' },
   'image.image_member_quota': { type: 'integer', default: 128, min: -1, doc: 'Projects an image may be shared with (Glance\'s image_member_quota); -1 is unlimited.' },
+  'image.direct_io': { type: 'boolean', default: true, doc: 'Write uploaded image data with direct I/O (O_DIRECT), past the page cache, where the store\'s filesystem allows it: it saves the CPU of copying every byte into the cache. false writes through the page cache.' },
+  'image.hashing_algorithm': { type: 'enum', default: 'sha512', values: ['sha512', 'sha384', 'sha256'], doc: 'Multihash of image data (os_hash_algo, os_hash_value), as Glance\'s hashing_algorithm; checksum stays md5. sha256 costs about half of sha512\'s CPU on CPUs with SHA extensions.' },
   'image.upload_stale_seconds': { type: 'integer', default: 60, min: 5, doc: 'An upload whose writer has not been heard from for this long is abandoned: the image goes back to queued and its partial data is removed.' },
   'scheduler.ram_weight_multiplier': { type: 'float', default: 1.0, doc: 'Weight of free RAM in host selection: positive spreads instances across hosts, negative stacks them.' },
   'scheduler.cpu_weight_multiplier': { type: 'float', default: 1.0, doc: 'Weight of free vCPUs in host selection: positive spreads instances across hosts, negative stacks them.' },

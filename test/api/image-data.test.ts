@@ -267,6 +267,8 @@ for (const [engine, openDatabase] of databaseEngines) {
       req.on('error', () => {});
       req.write(randomBytes(8 * MiB));
       await waitFor(id, 'saving');
+      // The image is saving just before the store opens its file: give the store a moment.
+      for (let i = 0; i < 100 && !storeFiles(h).some((f) => f.startsWith(`.tmp-${id}`)); i++) await sleep(20);
       assert.ok(storeFiles(h).some((f) => f.startsWith(`.tmp-${id}`)), 'data goes to a temporary file');
       req.destroy();
       await waitFor(id, 'queued');

@@ -54,7 +54,7 @@ export async function startCloud(opts: { overrides?: Record<string, unknown>; da
     policy: new Enforcer(imagePolicyDefaults),
     config: identity.config,
     logger,
-    store: createFilesystemStore(storeDir),
+    store: createFilesystemStore(storeDir, { directIo: identity.config['image.direct_io'] }),
   });
   await image.listen({ host: '127.0.0.1', port: 0 });
   const imageUrl = `http://127.0.0.1:${(image.server.address() as { port: number }).port}`;

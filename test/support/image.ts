@@ -57,7 +57,7 @@ export async function startImage(
     policy,
     config: identity.config,
     logger,
-    store: createFilesystemStore(storeDir),
+    store: createFilesystemStore(storeDir, { directIo: identity.config['image.direct_io'] }),
   });
   await app.ready();
   const db = identity.database.db;

@@ -2,16 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { copyFile, link, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { createFileWriter } from './file-writer.ts';
 import type { DataWriter, ImageDataStore, StoreArea, StoreEntry, StoredData } from './store-backend.ts';
 
 /** Read size for downloads: large reads keep syscalls and stream overhead low. */
 const READ_CHUNK = 1024 * 1024;
-/**
- * A writer flushes its file every this many bytes, in the background: the
- * disk works while data still arrives, rather than all at once in the final
- * fsync (the kernel alone would hold gigabytes dirty before writing back).
- */
-const FLUSH_EVERY = 64 * 1024 * 1024;
 const TEMP_PREFIX = '.tmp-';
 const AREA_PREFIX: Record<StoreArea, string> = { images: '', staging: 'staging/' };
 /** Every location (and temporary) this store makes; anything else is refused rather than joined into a path. */
@@ -39,12 +34,13 @@ const touchPath = async (path: string) => {
 /**
  * The filesystem image store: one file per location under `dir` (staged
  * data under `dir/staging`). A write goes to a hidden temporary file in the
- * same directory, is fsynced, then renamed into place, so a crash never
+ * same directory (with direct I/O unless `directIo` is false, see
+ * file-writer.ts), is fsynced, then renamed into place, so a crash never
  * leaves a partial file under a location; the sweeper removes temporaries
  * whose writer died. Each write gets a fresh location, so two writers never
  * race for one name.
  */
-export function createFilesystemStore(dir: string): ImageDataStore {
+export function createFilesystemStore(dir: string, opts: { directIo?: boolean } = {}): ImageDataStore {
   mkdirSync(join(dir, 'staging'), { recursive: true });
   const pathOf = (location: string) => {
     if (!LOCATION.test(location)) throw new Error(`not a location of this store: ${location}`);
@@ -69,58 +65,17 @@ export function createFilesystemStore(dir: string): ImageDataStore {
     async create(imageId, area) {
       const location = newLocation(imageId, area);
       const temp = tempOf(location);
-      const fh = await open(pathOf(temp), 'wx', 0o640);
-      let open_ = true;
-      // Writes run one at a time: concurrent writes to one file only contend for its lock (CPU, no speed).
-      let writing: Promise<unknown> = Promise.resolve();
-      let unflushed = 0;
-      let flushing: Promise<void> | undefined;
-      let flushError: unknown;
-      const close = async () => {
-        if (!open_) return;
-        open_ = false;
-        await flushing;
-        await fh.close();
-      };
+      const file = await createFileWriter(pathOf(temp), { direct: opts.directIo ?? true });
       const writer: DataWriter = {
-        async write(data, length, position) {
-          const turn = writing.then(async () => {
-            for (let done = 0; done < length; ) {
-              const { bytesWritten } = await fh.write(data, done, length - done, position + done);
-              done += bytesWritten;
-            }
-          });
-          writing = turn.catch(() => undefined);
-          await turn;
-          unflushed += length;
-          if (unflushed >= FLUSH_EVERY && !flushing && open_) {
-            unflushed = 0;
-            flushing = fh
-              .datasync()
-              .catch((e) => void (flushError ??= e))
-              .finally(() => (flushing = undefined));
-          }
-        },
-        async touch() {
-          if (!open_) return;
-          const now = new Date();
-          try {
-            await fh.utimes(now, now);
-          } catch (e) {
-            // A touch racing the commit's close finds the file closed: nothing left to keep alive.
-            if (open_) throw e;
-          }
-        },
+        write: (data, length, position) => file.write(data, length, position),
+        touch: () => file.touch(),
         async commit() {
-          await flushing;
-          if (flushError) throw flushError;
-          await fh.sync();
-          await writer.touch();
-          await close();
+          await file.touch();
+          await file.finish();
           return publish(temp, location);
         },
         async abort() {
-          await close().catch(() => undefined);
+          await file.close().catch(() => undefined);
           await rm(pathOf(temp), { force: true });
         },
       };

@@ -1,4 +1,5 @@
 import { finished, Writable, type Readable } from 'node:stream';
+import { allocateBlocks } from './blocks.ts';
 import type { BlockHasher, Digests } from './hashing.ts';
 import type { DataWriter } from './store-backend.ts';
 
@@ -38,8 +39,8 @@ export interface Ingested {
 class BlockSink extends Writable {
   size = 0;
   head = Buffer.alloc(0);
-  private readonly free: Buffer[] = [];
-  private allocated = 0;
+  /** Blocks not in flight; all of them are made at once, in shared aligned memory that is only resident once written. */
+  private readonly free: Buffer[] = allocateBlocks(POOL, BLOCK).reverse();
   private block: Buffer | undefined;
   private fill = 0;
   private position = 0;
@@ -49,14 +50,6 @@ class BlockSink extends Writable {
 
   constructor(private readonly opts: IngestOptions) {
     super({ highWaterMark: BLOCK });
-  }
-
-  private nextBlock(): Buffer | undefined {
-    const block = this.free.pop();
-    if (block) return block;
-    if (this.allocated >= POOL) return undefined;
-    this.allocated++;
-    return this.opts.hasher ? this.opts.hasher.alloc(BLOCK) : Buffer.allocUnsafeSlow(BLOCK);
   }
 
   private dispatch(): void {
@@ -88,7 +81,7 @@ class BlockSink extends Writable {
     while (offset < chunk.length) {
       if (this.destroyed) return;
       if (!this.block) {
-        this.block = this.nextBlock();
+        this.block = this.free.pop();
         if (!this.block) {
           this.resume = () => this.take(chunk, offset, done);
           return;

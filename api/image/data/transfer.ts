@@ -4,7 +4,7 @@ import type { ImageContext } from '../context.ts';
 import { imageNotFound, type ImageCaller } from '../images/access.ts';
 import { getImage, type ImageRow } from '../images/store.ts';
 import { assertImageQuota, remainingImageBytes } from '../quota.ts';
-import { hasherFor, OS_HASH_ALGO, type BlockHasher } from './hashing.ts';
+import { hasherFor, type BlockHasher } from './hashing.ts';
 import { ingest, type Ingested } from './ingest.ts';
 import { heartbeatMs, keepAlive } from './lease.ts';
 import { acquireLease, releaseLease, type WriteLease } from './rows.ts';
@@ -121,7 +121,7 @@ export function activeFields(image: ImageRow, location: string, data: Ingested):
     size: data.size,
     virtual_size: virtualSizeOf(image, data.head, data.size),
     checksum: data.digests!.checksum,
-    os_hash_algo: OS_HASH_ALGO,
+    os_hash_algo: data.digests!.hashAlgo,
     os_hash_value: data.digests!.hashValue,
   };
 }
@@ -170,7 +170,7 @@ export async function writeImageData(
     if (owner) await assertImageQuota(ctx, owner, 'image_count_uploading', 0);
     const got = await receive(ctx, lease, source, {
       area: spec.area,
-      hasher: spec.hash ? () => hasherFor(length) : undefined,
+      hasher: spec.hash ? () => hasherFor(length, ctx.config['image.hashing_algorithm']) : undefined,
       limit: remaining,
       tooLarge: (size) => storageQuotaFull(size, remaining),
     });

@@ -137,7 +137,7 @@ async function runImport(ctx: ImageContext, lease: WriteLease, image: ImageRow, 
     missing = !data;
     if (!data) throw new Error(`staged data of image ${image.id} is missing`);
     const hashed = await ingest(data.stream, {
-      hasher: hasherFor(data.size),
+      hasher: hasherFor(data.size, ctx.config['image.hashing_algorithm']),
       limit: Infinity,
       tooLarge: () => new Error('unreachable'),
       signal: abort.signal,
