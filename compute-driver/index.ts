@@ -16,7 +16,7 @@ export { createDriver };
 /** compute.host, or the machine's host name. */
 export const computeHost = (config: Config) => config['compute.host'] || hostname();
 
-export function computeAgentFromConfig(config: Config, bus: Bus, logger: Logger, driver: ComputeDriver = createDriver(config)): ComputeAgent {
+export function computeAgentFromConfig(config: Config, bus: Bus, logger: Logger, driver: ComputeDriver = createDriver(config, logger)): ComputeAgent {
   return createComputeAgent({
     bus,
     driver,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerAggregateRoutes } from './aggregates/routes.ts';
 import { registerAvailabilityZoneRoutes } from './availability-zones/routes.ts';
 import { registerConsoleRoutes } from './consoles/routes.ts';
 import type { ComputeContext } from './context.ts';
@@ -46,6 +47,7 @@ export function registerCompute(app: FastifyInstance, ctx: ComputeContext): void
       registerHostRoutes(v21, ctx);
       registerImageProxyRoutes(v21, ctx);
       registerAvailabilityZoneRoutes(v21, ctx);
+      registerAggregateRoutes(v21, ctx);
       registerUsageRoutes(v21, ctx);
       registerServerRoutes(v21, ctx);
       registerMigrationRoutes(v21, ctx);

@@ -1,7 +1,7 @@
 /**
  * Nova's default policy rules as of Nova 26 (Zed) for the APIs Nubo serves
  * (nova/policies/{base,flavor_manage,flavor_access,flavor_extra_specs,
- * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,
+ * keypairs,limits,quota_sets,quota_class_sets,server_groups,services,aggregates,
  * hypervisors,hosts,availability_zone,simple_tenant_usage,servers,server_metadata,
  * server_tags,instance_actions,lock_server,pause_server,suspend_server,
  * admin_actions,console_output,deferred_delete,extended_server_attributes,
@@ -113,6 +113,10 @@ const services: Record<string, RuleEntry> = {
   'os_compute_api:os-services:update': [ADMIN, DEPRECATED_ADMIN_API],
   'os_compute_api:os-services:delete': [ADMIN, DEPRECATED_ADMIN_API],
 };
+// nova/policies/aggregates.py: every action admin only.
+const aggregates: Record<string, RuleEntry> = Object.fromEntries(
+  ['index', 'create', 'show', 'update', 'delete', 'add_host', 'remove_host', 'set_metadata'].map((a) => [`os_compute_api:os-aggregates:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
+);
 const hypervisors: Record<string, RuleEntry> = Object.fromEntries(
   ['list', 'list-detail', 'statistics', 'show', 'uptime', 'search', 'servers'].map((a) => [`os_compute_api:os-hypervisors:${a}`, [ADMIN, DEPRECATED_ADMIN_API]]),
 );
@@ -204,6 +208,7 @@ const entries: Record<string, RuleEntry> = {
   ...quotas,
   ...serverGroups,
   ...services,
+  ...aggregates,
   ...hypervisors,
   ...hosts,
   ...serverPassword,

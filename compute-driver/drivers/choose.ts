@@ -73,7 +73,7 @@ export async function chooseDriver(config: Config, logger: Logger, opts: { path?
     name = why ? 'fake' : 'qemu';
     reason = why ? `compute.driver is auto and the qemu driver cannot run: ${why}` : 'compute.driver is auto and QEMU runs here';
   }
-  const driver = createDriver({ ...config, 'compute.driver': name });
+  const driver = createDriver({ ...config, 'compute.driver': name }, logger);
   if (name !== 'qemu') return { driver, name, reason };
   const accel = await (driver as QemuDriver).detectAccel();
   return { driver, name, reason, accel };

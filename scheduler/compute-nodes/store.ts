@@ -39,6 +39,20 @@ export interface ComputeNodeRow {
   updated_at: Date;
 }
 
+/**
+ * The zone of a compute service's host as Nova reckons it
+ * (availability_zones.get_host_availability_zone): the `availability_zone`
+ * metadata of an aggregate the host is in, else the service's own zone (the
+ * default zone). `servicesAlias` names the compute_services table in the
+ * query; the expression is aliased `availability_zone`.
+ */
+export const hostZoneColumn = (conn: Conn, servicesAlias = 'compute_services') =>
+  conn.raw(
+    `coalesce((select m.value from aggregate_hosts ah join aggregate_metadata m on m.aggregate_id = ah.aggregate_id and m.key = 'availability_zone'` +
+      ` where ah.host = ??.host order by m.value limit 1), ??.availability_zone) as availability_zone`,
+    [servicesAlias, servicesAlias],
+  );
+
 /** Records a heartbeat of the service, creating its row on the first one. */
 export async function heartbeat(conn: Conn, host: string, binary: string, at: Date = new Date()): Promise<ComputeServiceRow> {
   const [row] = await conn('compute_services')
@@ -85,11 +99,11 @@ export interface NodeWithService extends ComputeNodeRow {
   availability_zone: string;
 }
 
-/** Every compute node with its service's state, ordered by host and node. */
+/** Every compute node with its service's state (the zone its aggregates give it), ordered by host and node. */
 export async function listNodesWithServices(conn: Conn): Promise<NodeWithService[]> {
   return conn('compute_nodes as n')
     .join('compute_services as s', 's.id', 'n.service_id')
-    .select('n.*', 's.disabled', 's.disabled_reason', 's.forced_down', 's.last_seen_up', 's.availability_zone')
+    .select('n.*', 's.disabled', 's.disabled_reason', 's.forced_down', 's.last_seen_up', hostZoneColumn(conn, 's'))
     .orderBy(['n.host', 'n.hypervisor_hostname']);
 }
 

@@ -19,9 +19,10 @@ import { InstanceDir, instanceUuids } from '../../compute-driver/drivers/qemu/in
 import { QEMU_BINARY, qemuVersion } from '../../compute-driver/drivers/qemu/process.ts';
 import { createLogger } from '../../lib/log.ts';
 import { removeDataDir, startAllInOne, type AllInOne } from '../support/all-in-one.ts';
-import { parseGuestConsole, qemuAvailable, testGuestImage, type GuestBoot } from '../support/guest.ts';
+import { parseGuestConsole, qemuDriverMissing, testGuestImage, type GuestBoot } from '../support/guest.ts';
 
-const skip = qemuAvailable() ? false : 'qemu-system-x86_64 is not installed (bin/setup-host.sh installs it)';
+/** The qemu driver needs QEMU and genisoimage (bin/setup-host.sh installs them). */
+const skip = qemuDriverMissing();
 /** One step's bound: TCG on a loaded machine. */
 const STEP_MS = 240_000;
 /** The flavor of the resize: m1.tiny (512 MB) from m1.nano (128 MB), both of the all-in-one's defaults. */

@@ -21,6 +21,7 @@ import { createLogger } from '../../lib/log.ts';
 import { assertComputeConsistent } from '../support/compute-consistency.ts';
 import { issueUserToken, type ProjectUser } from '../support/compute.ts';
 import { faultSuite } from '../support/fault-suite.ts';
+import { serverCalls, until, useAsImageService } from '../support/qemu-api.ts';
 import { newRsaOpensshKey } from '../support/ssh-keys.ts';
 import { guestLine, parseGuestConsole, qemuAvailable, testGuestImage } from '../support/guest.ts';
 import { startImageApiBehindProxy, type ImageApiBehindProxy } from '../support/image-proxy.ts';
@@ -37,19 +38,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch((e: Error & { fatal?: boolean }) => {
-      if (e.fatal) throw e;
-      return null;
-    });
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(500);
-  }
-}
 
 if (!qemuAvailable()) {
   console.log('# skipping the qemu agent tests: qemu-system-x86_64 is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)');
@@ -68,7 +56,7 @@ if (!qemuAvailable()) {
     let goodImage: string;
 
     const image = (name: string, bytes: Buffer) => images.upload(user.token, name, bytes);
-    /** The compute API as the project's user. */
+    /** The compute API as the project's user (whose servers get image tokens). */
     const call = (method: string, url: string, body?: unknown) => cloud.call(method, url, body, user.token);
     const startAgent = () =>
       cloud.compute(host, {
@@ -78,22 +66,7 @@ if (!qemuAvailable()) {
         NUBO_COMPUTE_QEMU_SOFT_REBOOT_SECONDS: '120',
         NUBO_COMPUTE_SYNC_POWER_STATE_INTERVAL: String(SYNC_S),
       });
-    const server = async (id: string) => (await call('GET', `/v2.1/servers/${id}`)).body.server;
-    const settled = (id: string, status: string, ms = BOOT_MS) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await server(id);
-        if (s.status === 'ERROR' && status !== 'ERROR') throw Object.assign(new Error(`server ${id} went ERROR: ${JSON.stringify(s.fault)}`), { fatal: true });
-        return s.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
-      }, ms).catch(async (e) => {
-        const s = await server(id);
-        throw new Error(`${e.message}; it is ${s?.status}/${s?.['OS-EXT-STS:task_state']} ${JSON.stringify(s?.fault ?? '')}`);
-      });
-    const action = async (id: string, body: unknown) => {
-      const r = await call('POST', `/v2.1/servers/${id}/action`, body);
-      assert.ok(r.status < 300, `${JSON.stringify(body)}: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body;
-    };
-    const consoleText = async (id: string) => (await action(id, { 'os-getConsoleOutput': {} })).output as string;
+    const { server, settled, action, consoleText } = serverCalls(() => cloud, BOOT_MS);
     const readyBoots = async (id: string) => parseGuestConsole(await consoleText(id)).filter((b) => b.ready);
     const qemuPid = (id: string) => Number(readFileSync(join(stateDir, id, 'qemu.pid'), 'utf8'));
     const create = async (name: string, over: Record<string, unknown> = {}) => {
@@ -103,7 +76,7 @@ if (!qemuAvailable()) {
     };
     const remove = async (id: string) => {
       assert.equal((await call('DELETE', `/v2.1/servers/${id}`)).status, 204);
-      await until(`server ${id} gone`, async () => (await call('GET', `/v2.1/servers/${id}`)).status === 404, 120_000);
+      await until(`server ${id} gone`, async () => (await cloud.call('GET', `/v2.1/servers/${id}`)).status === 404, 120_000);
     };
 
     before(async () => {
@@ -116,11 +89,7 @@ if (!qemuAvailable()) {
       for (const role of ['member', 'reader']) await cloud.db('assignments').insert({ type: 'UserProject', actor_id: userId, target_id: cloud.project.projectId, role_id: admin.roleIds[role] });
       user = await issueUserToken(cloud.identity, userId, cloud.project.projectId, ['member', 'reader']);
       images = await startImageApiBehindProxy({ db: cloud.db, bus: cloud.bus, tokens: cloud.identity.tokens, config: cloud.identity.config, logger: createLogger({ level: 'silent' }) });
-      const serviceId = newId();
-      await cloud.db('endpoints').whereIn('service_id', cloud.db('services').select('id').where({ type: 'image' })).delete();
-      await cloud.db('services').where({ type: 'image' }).delete();
-      await cloud.db('services').insert({ id: serviceId, type: 'image', name: 'glance', enabled: true });
-      await cloud.db('endpoints').insert({ id: newId(), service_id: serviceId, interface: 'internal', url: images.url, enabled: true });
+      await useAsImageService(cloud, images.proxy);
       flavorId = `qa-${randomBytes(2).toString('hex')}`;
       const made = await cloud.call('POST', '/v2.1/flavors', { flavor: { id: flavorId, name: flavorId, ram: 128, vcpus: 1, disk: 1 } }, cloud.identity.admin.token);
       assert.equal(made.status, 200, JSON.stringify(made.body));

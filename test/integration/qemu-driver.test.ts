@@ -21,18 +21,9 @@ import { detectAccel } from '../../compute-driver/drivers/qemu/accel.ts';
 import { QemuDriver } from '../../compute-driver/drivers/qemu/index.ts';
 import { PowerState } from '../../compute-driver/states.ts';
 import { createLogger } from '../../lib/log.ts';
-import { GUEST_POWERDOWN, guestLine, parseGuestConsole, testGuestImage } from '../support/guest.ts';
+import { GUEST_POWERDOWN, guestLine, parseGuestConsole, qemuDriverMissing, testGuestImage } from '../support/guest.ts';
 
-const qemuMissing = (() => {
-  try {
-    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
-    execFileSync('genisoimage', ['--version'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'qemu-system-x86_64 or genisoimage is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)';
-  }
-})();
-const skip = qemuMissing ?? false;
+const skip = qemuDriverMissing() ?? false;
 if (skip) console.log(`# skipping the qemu driver tests: ${skip}`);
 
 const BOOT_MS = 300_000;

@@ -31,6 +31,14 @@ export function qemuAvailable(): boolean {
   return spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** Why the qemu driver cannot make guests here (it needs QEMU and genisoimage for config drives), or false: a test's skip. */
+export function qemuDriverMissing(): string | false {
+  if (!qemuAvailable() || spawnSync('genisoimage', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    return 'qemu-system-x86_64 or genisoimage is missing (apt-get install qemu-system-x86 qemu-utils genisoimage)';
+  }
+  return false;
+}
+
 /** Every line of the guest starts with this. */
 export const GUEST_PREFIX = 'nubo-guest: ';
 /** The first line of each boot, printed as init starts. */

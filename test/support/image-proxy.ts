@@ -27,7 +27,8 @@ export interface ImageApiBehindProxy {
   app: FastifyInstance;
   /** The image API itself (for the test's own uploads). */
   apiUrl: string;
-  /** The proxy: what the catalog should name. */
+  /** The proxy (listening): what the catalog should name. */
+  proxy: Server;
   url: string;
   downloads: ImageDownloadSeen[];
   /** Images whose download the proxy ends after the first 64 KiB. */
@@ -69,6 +70,7 @@ export async function startImageApiBehindProxy(deps: Pick<ImageContext, 'db' | '
   return {
     app,
     apiUrl,
+    proxy,
     url,
     downloads,
     cut,

@@ -320,7 +320,8 @@ export async function run(o: RunOptions): Promise<RunResults> {
   } else {
     let aio: AllInOne;
     try {
-      aio = await startAllInOne({ dataDir, env: { ...tempestNuboEnv, NUBO_LOG_LEVEL: 'info' } });
+      // On a loaded machine the start (tsx compiling, PGlite's initdb, the bootstrap) can take minutes.
+      aio = await startAllInOne({ dataDir, env: { ...tempestNuboEnv, NUBO_LOG_LEVEL: 'info' }, startTimeoutMs: 300_000 });
     } catch (e) {
       log.end(String((e as Error).message ?? e));
       throw e;

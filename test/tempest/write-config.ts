@@ -127,10 +127,10 @@ export function tempestConfig(o: TempestWorkspaceOptions & { logDir: string; loc
     },
     // The server features the API and the fake driver carry out: reboot, stop
     // and start, pause, suspend, lock, rebuild, console output, vnc consoles
-    // (the fake driver speaks the RFB handshake), the admin
-    // password and disk config of a create. Not yet: resize and snapshot (being
-    // built), shelve, rescue, migrations, spice, the metadata service and
-    // config drive, and anything that needs a network or a volume.
+    // (the fake driver speaks the RFB handshake), resize and snapshot, the
+    // admin password and disk config of a create. Not yet: shelve, rescue,
+    // live migration, spice, the metadata service and config drive, and
+    // anything that needs a network or a volume.
     'compute-feature-enabled': {
       unified_limits: false,
       personality: false,

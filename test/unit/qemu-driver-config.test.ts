@@ -34,7 +34,7 @@ describe('qemu machine arguments', () => {
     assert.throws(() => cpuTopology(sampleInstance({ flavor: flavor(2, { 'hw:cpu_cores': 'two' }) }), imageWith({})), ImageUnacceptable);
   });
 
-  test('virtio disks by default, with memory, smp, serial log, QMP and VNC sockets', () => {
+  test('virtio disks by default, with memory, smp, the serial console (a socket that logs), QMP and VNC sockets', () => {
     const inst = sampleInstance({ flavor: flavor(2) });
     const args = machineArgs(inst, imageWith({}), tcg, dir, disks);
     assert.equal(args[args.indexOf('-m') + 1], '256');
@@ -42,7 +42,7 @@ describe('qemu machine arguments', () => {
     assert.equal(args[args.indexOf('-machine') + 1], 'pc,accel=tcg');
     assert.equal(args[args.indexOf('-uuid') + 1], inst.uuid);
     assert.ok(args.includes(`socket,id=qmp,path=${dir.qmp},server=on,wait=off`));
-    assert.ok(args.includes(`file,id=serial0,path=${dir.console},append=on`));
+    assert.ok(args.includes(`socket,id=serial0,path=${dir.serial},server=on,wait=off,logfile=${dir.console},logappend=on`));
     assert.ok(args.includes(`unix:${dir.vnc}`));
     assert.deepEqual(
       devices(args).filter((d) => /^(virtio-blk|ide-cd)/.test(d)),

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Flavor } from '../../../compute-driver/rpc.ts';
 import type { Db } from '../../../lib/db/index.ts';
 import { BEFORE_FINISH } from '../../../scheduler/conductor/migration-store.ts';
+import { hostZoneColumn } from '../../../scheduler/compute-nodes/store.ts';
 
 /**
  * The instances table as the servers API reads and writes it
@@ -255,7 +256,7 @@ export interface HostService {
   availability_zone: string;
 }
 
-/** The compute service of each host given. */
+/** The compute service of each host given, in the zone its aggregates give it. */
 export async function computeServicesOf(db: Conn, hosts: string[], binary: string): Promise<Map<string, HostService>> {
   const out = new Map<string, HostService>();
   const unique = [...new Set(hosts)];
@@ -263,13 +264,13 @@ export async function computeServicesOf(db: Conn, hosts: string[], binary: strin
   const rows: HostService[] = await db('compute_services')
     .whereIn('host', unique)
     .where({ binary })
-    .select('host', 'disabled', 'forced_down', 'last_seen_up', 'created_at', 'availability_zone');
+    .select('host', 'disabled', 'forced_down', 'last_seen_up', 'created_at', hostZoneColumn(db));
   for (const r of rows) out.set(r.host, r);
   return out;
 }
 
-/** The zones of the enabled compute services (Nova's available zones). */
+/** The zones of the enabled compute services, their aggregates' zones included (Nova's available zones). */
 export async function availableZones(db: Conn, binary: string): Promise<Set<string>> {
-  const rows: { availability_zone: string }[] = await db('compute_services').where({ binary, disabled: false }).distinct('availability_zone');
+  const rows: { availability_zone: string }[] = await db('compute_services').where({ binary, disabled: false }).distinct(hostZoneColumn(db));
   return new Set(rows.map((r) => r.availability_zone));
 }

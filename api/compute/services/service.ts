@@ -3,6 +3,7 @@ import { updateService as updateByHostBinary, type ComputeServiceRow, type Servi
 import { badRequest, conflict, isNuboError, notFound } from '../../../lib/errors.ts';
 import { authorizeCompute, type ComputeCaller } from '../caller.ts';
 import type { ComputeContext } from '../context.ts';
+import { removeHostFromAggregates } from '../aggregates/service.ts';
 import { instancesOnHosts } from '../hypervisors/store.ts';
 import { validateInteger } from '../query.ts';
 import { isCompute, isUuidLike, novaBinary, NOVA_COMPUTE, storedBinary } from './state.ts';
@@ -67,7 +68,8 @@ export async function updateService(ctx: ComputeContext, caller: ComputeCaller, 
 /**
  * DELETE /os-services/{id}: a compute service hosting instances is a 409;
  * otherwise its nodes' resource providers go from placement, then the service
- * and its nodes. (A running agent re-creates its row on its next heartbeat,
+ * and its nodes, and its host leaves its aggregates. (A running agent
+ * re-creates its row on its next heartbeat,
  * as in Nova.)
  */
 export async function deleteService(ctx: ComputeContext, caller: ComputeCaller, id: string, uuidIds: boolean): Promise<void> {
@@ -92,4 +94,5 @@ export async function deleteService(ctx: ComputeContext, caller: ComputeCaller, 
     }
   }
   if (!(await store.deleteService(ctx.db, service.id))) throw notFound(`Service ${id} not found.`);
+  if (isCompute(service)) await removeHostFromAggregates(ctx.db, service.host);
 }

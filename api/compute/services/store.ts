@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../../../lib/db/index.ts';
-import type { ComputeServiceRow } from '../../../scheduler/compute-nodes/store.ts';
+import { hostZoneColumn, type ComputeServiceRow } from '../../../scheduler/compute-nodes/store.ts';
 
 /** The reads and deletes of compute_services the API needs (heartbeats and updates by host/binary are in scheduler/compute-nodes/store.ts). */
 
@@ -8,14 +8,19 @@ type Conn = Db | Knex.Transaction;
 
 const services = (db: Conn) => db<ComputeServiceRow>('compute_services');
 
-/** Every service, by id. */
+/** The row with the zone its host's aggregates give it (the stored zone is the default). */
+const withZones = (db: Conn) => services(db).select('compute_services.uuid', 'compute_services.id', 'compute_services.host', 'compute_services.binary',
+  'compute_services.disabled', 'compute_services.disabled_reason', 'compute_services.forced_down', 'compute_services.last_seen_up',
+  'compute_services.report_count', 'compute_services.created_at', 'compute_services.updated_at', hostZoneColumn(db));
+
+/** Every service, by id, each in its zone. */
 export async function listServices(db: Conn): Promise<ComputeServiceRow[]> {
-  return services(db).orderBy('id');
+  return withZones(db).orderBy('id');
 }
 
-/** A service by its integer id (before 2.53) or uuid (from 2.53). */
+/** A service by its integer id (before 2.53) or uuid (from 2.53), in its zone. */
 export async function getService(db: Conn, by: { id: number } | { uuid: string }): Promise<ComputeServiceRow | undefined> {
-  return services(db).where(by).first();
+  return withZones(db).where(by).first();
 }
 
 /** The uuids of the service's compute nodes (also their resource providers' uuids). */

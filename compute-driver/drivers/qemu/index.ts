@@ -5,7 +5,8 @@
  * otherwise (accel.ts). Root disks are qcow2 overlays of base images cached
  * from Glance (image-cache.ts, disks.ts); every guest gets a config drive
  * (config-drive.ts). Guests outlive the agent: init adopts the processes it
- * finds. Power actions: power.ts.
+ * finds. Power actions: power.ts; snapshots: snapshot.ts; remote consoles:
+ * consoles.ts; resize and cold migration: migration.ts.
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   tailLines,
   type BlockDeviceInfo,
   type ComputeDriver,
+  type ConsoleKind,
   type DriverCapabilities,
   type HostResources,
   type ImageMeta,
@@ -24,22 +26,27 @@ import {
   type InstanceRef,
   type InstanceSpec,
   type LifecycleEvent,
+  type MigrationInfo,
   type NetworkInfo,
   type RebootType,
   type RebuildOptions,
+  type SnapshotTarget,
   type SpawnOptions,
 } from '../../driver.ts';
 import { PowerState } from '../../states.ts';
 import { detectAccel, type Accel, type AccelMode } from './accel.ts';
 import { buildConfigDrive } from './config-drive.ts';
+import { consoleSocketOf } from './consoles.ts';
 import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
 import { machineArgs, withAccel } from './machine.ts';
+import { Migrations, type MigrationHost } from './migration.ts';
 import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
 import { cpuTimeNs, killGuest, launch, livePid, QEMU_BINARY, qemuVersion } from './process.ts';
 import { hostResources } from './resources.ts';
+import { recoverSnapshot, snapshotGuest } from './snapshot.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (compute.qemu.state_dir). */
@@ -58,11 +65,12 @@ export interface QemuDriverOptions {
 /** Nova keeps the last 100 KiB of a console log (MAX_CONSOLE_BYTES). */
 const MAX_CONSOLE_BYTES = 100 * 1024;
 
-export class QemuDriver implements ComputeDriver, GuestHost {
+export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
   readonly type = 'qemu';
   readonly capabilities: DriverCapabilities = {
     ...noCapabilities,
     has_imagecache: true,
+    supports_migrate_to_same_host: true,
     supports_image_type_raw: true,
     supports_image_type_qcow2: true,
   };
@@ -72,6 +80,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   readonly log: Logger;
   readonly images: ImageCache;
   private readonly power: PowerActions;
+  private readonly moves: Migrations;
   private readonly monitors = new Map<string, GuestMonitor>();
   private readonly accelMode: AccelMode;
   private readonly accelCacheFile: string;
@@ -88,6 +97,12 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     this.log = (opts.logger ?? createLogger({ name: 'nubo-compute' })).child({ component: 'qemu-driver' });
     this.images = new ImageCache(this.stateDir);
     this.power = new PowerActions(this, (opts.softRebootSeconds ?? 120) * 1000);
+    this.moves = new Migrations(this);
+  }
+
+  /** The host name init was given. */
+  get hostName(): string {
+    return this.host;
   }
 
   /** The accelerator in use (known after init). */
@@ -109,7 +124,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   async init(host: string): Promise<void> {
     this.host = host;
     await mkdir(this.stateDir, { recursive: true });
-    const longest = new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').vnc.length;
+    const longest = Math.max(...new InstanceDir(this.stateDir, '00000000-0000-0000-0000-000000000000').sockets.map((s) => s.length));
     if (longest > MAX_SOCKET_PATH) {
       throw new DriverError(`compute.qemu.state_dir ${this.stateDir} is too long for the guests' unix sockets (${longest} > ${MAX_SOCKET_PATH} bytes)`);
     }
@@ -121,13 +136,14 @@ export class QemuDriver implements ComputeDriver, GuestHost {
       const dir = this.dir(uuid);
       const pid = await livePid(dir);
       if (!pid) {
-        await rm(dir.qmp, { force: true });
-        await rm(dir.vnc, { force: true });
+        for (const socket of dir.sockets) await rm(socket, { force: true });
+        await recoverSnapshot(this, dir);
         continue;
       }
       try {
         await this.attach(dir, pid);
         this.log.info({ uuid, pid }, 'adopted a running guest');
+        await recoverSnapshot(this, dir);
       } catch (e) {
         this.log.warn({ uuid, pid, err: e }, 'a running guest does not answer on QMP');
       }
@@ -252,6 +268,32 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     return this.power.resume(this.existing(instance));
   }
 
+  async snapshot(instance: InstanceRef, target: SnapshotTarget, updateTaskState: (taskState: string) => Promise<void>): Promise<void> {
+    return snapshotGuest(this, this.existing(instance), target, updateTaskState);
+  }
+
+  async consoleSocket(instance: InstanceRef, kind: ConsoleKind): Promise<string> {
+    return consoleSocketOf(this.existing(instance), kind);
+  }
+
+  // ─── resize and cold migration (migration.ts) ───
+
+  migrateDiskAndPowerOff(instance: InstanceSpec, migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, timeoutSec = 0, retryIntervalSec = 0): Promise<string> {
+    return this.moves.migrateDiskAndPowerOff(instance, migration, timeoutSec, retryIntervalSec);
+  }
+
+  finishMigration(instance: InstanceSpec, migration: MigrationInfo, diskInfo: string, image: ImageMeta, ni: NetworkInfo, bdi: BlockDeviceInfo, _resize: boolean, powerOn: boolean): Promise<void> {
+    return this.moves.finishMigration(instance, migration, diskInfo, image, ni, bdi, powerOn);
+  }
+
+  confirmMigration(instance: InstanceRef, migration: MigrationInfo): Promise<void> {
+    return this.moves.confirmMigration(instance, migration);
+  }
+
+  finishRevertMigration(instance: InstanceSpec, migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, powerOn: boolean): Promise<void> {
+    return this.moves.finishRevertMigration(instance, migration, powerOn);
+  }
+
   async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
     const dir = this.existing(instance);
     const fh = await open(dir.console, 'r').catch(() => null);
@@ -338,7 +380,7 @@ export class QemuDriver implements ComputeDriver, GuestHost {
   }
 
   /** Stops the guest's process (if any) at once and removes its directory. */
-  private async forget(dir: InstanceDir): Promise<void> {
+  async forget(dir: InstanceDir): Promise<void> {
     const m = this.monitors.get(dir.uuid);
     if (m) m.expectExit = true;
     const pid = await livePid(dir);
@@ -356,7 +398,8 @@ export class QemuDriver implements ComputeDriver, GuestHost {
     return out;
   }
 
-  private async imageInUse(imageId: string): Promise<boolean> {
-    return (await this.records()).some((r) => r.imageId === imageId);
+  /** Whether an instance, or the disks a resize keeps (migration.ts), use the image. */
+  async imageInUse(imageId: string): Promise<boolean> {
+    return (await this.records()).some((r) => r.imageId === imageId) || (await this.moves.keptImageIds()).includes(imageId);
   }
 }

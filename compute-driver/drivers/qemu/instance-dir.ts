@@ -1,8 +1,9 @@
 /**
  * The per-instance directory `<state_dir>/<uuid>/` and what it holds: the
- * disks, the config drive, the serial log, the QMP and VNC sockets, the
- * pidfile, `launch.json` (how to start the guest again) and the markers of a
- * suspended or crashed guest. The directory is the driver's record of a
+ * disks, the config drive, the serial log, the QMP, VNC and serial console
+ * sockets, the pidfile, `launch.json` (how to start the guest again), the
+ * markers of a suspended or crashed guest and a snapshot's disk while it is
+ * made. The directory is the driver's record of a
  * guest: it exists from spawn to destroy.
  */
 import { existsSync } from 'node:fs';
@@ -23,13 +24,19 @@ export interface LaunchRecord {
   createdAt: string;
 }
 
+export const SNAPSHOT_SUFFIX = '.qcow2.part';
+
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
 
+/** What a resize's source renames an instance directory to (`<uuid>_resize`, as Nova's libvirt driver does) until confirm or revert. */
+export const RESIZE_SUFFIX = '_resize';
+
 export class InstanceDir {
   readonly path: string;
-  constructor(stateDir: string, readonly uuid: string) {
-    this.path = join(stateDir, uuid);
+  /** `dirName` is the directory's name under stateDir: the uuid, or `<uuid>_resize` for the disks a resize keeps. */
+  constructor(stateDir: string, readonly uuid: string, dirName: string = uuid) {
+    this.path = join(stateDir, dirName);
   }
 
   get disk() { return join(this.path, 'disk'); }
@@ -39,6 +46,10 @@ export class InstanceDir {
   get console() { return join(this.path, 'console.log'); }
   get qmp() { return join(this.path, 'qmp.sock'); }
   get vnc() { return join(this.path, 'vnc.sock'); }
+  /** The serial port's console (the chardev that also writes console.log). */
+  get serial() { return join(this.path, 'serial.sock'); }
+  /** Every unix socket QEMU listens on for this guest (each must fit MAX_SOCKET_PATH). */
+  get sockets() { return [this.qmp, this.vnc, this.serial]; }
   get pidfile() { return join(this.path, 'qemu.pid'); }
   /** QEMU's own stdout and stderr. */
   get qemuLog() { return join(this.path, 'qemu.log'); }
@@ -46,6 +57,10 @@ export class InstanceDir {
   get suspendState() { return join(this.path, 'suspend.state'); }
   get crashedMarker() { return join(this.path, 'crashed'); }
   get nvram() { return join(this.path, 'OVMF_VARS.fd'); }
+  /** Where a snapshot's flattened disk is made before its upload (removed afterwards). */
+  snapshotFile(imageId: string) { return join(this.path, `snapshot-${imageId}${SNAPSHOT_SUFFIX}`); }
+  /** There while a snapshot holds a running guest stopped: a driver starting finds it and lets the guest go on. */
+  get snapshotPause() { return join(this.path, 'snapshot-paused'); }
 
   exists(): boolean {
     return existsSync(this.path);
@@ -96,12 +111,21 @@ export class InstanceDir {
   }
 }
 
-/** The instance uuids with a directory under stateDir (not `_base` and other underscored entries). */
-export async function instanceUuids(stateDir: string): Promise<string[]> {
+/** The directories under stateDir, by name ([] when it does not exist). */
+async function dirNames(stateDir: string): Promise<string[]> {
   try {
-    const entries = await readdir(stateDir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name);
+    return (await readdir(stateDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch {
     return [];
   }
+}
+
+/** The instance uuids with a directory under stateDir (not `_base` and other underscored entries, nor a resize's kept `<uuid>_resize`). */
+export async function instanceUuids(stateDir: string): Promise<string[]> {
+  return (await dirNames(stateDir)).filter((n) => !n.startsWith('_') && !n.startsWith('.') && !n.endsWith(RESIZE_SUFFIX));
+}
+
+/** The uuids of the instances whose old disks a resize keeps here (`<uuid>_resize`). */
+export async function keptUuids(stateDir: string): Promise<string[]> {
+  return (await dirNames(stateDir)).filter((n) => !n.startsWith('_') && !n.startsWith('.') && n.endsWith(RESIZE_SUFFIX)).map((n) => n.slice(0, -RESIZE_SUFFIX.length));
 }

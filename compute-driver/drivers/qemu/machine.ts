@@ -4,7 +4,8 @@
  * guest config: machine type (hw_machine_type), CPU topology
  * (hw:cpu_sockets/cores/threads, hw_cpu_*), memory, the disk bus
  * (hw_disk_bus), the config drive as a CD-ROM, a virtio RNG (hw_rng:allowed),
- * UEFI firmware (hw_firmware_type), serial log, QMP and VNC sockets.
+ * UEFI firmware (hw_firmware_type), the serial console (a socket that also
+ * logs to console.log), QMP and VNC sockets.
  */
 import { existsSync } from 'node:fs';
 import { ImageUnacceptable, type ImageMeta, type InstanceSpec } from '../../driver.ts';
@@ -108,7 +109,8 @@ export function machineArgs(instance: InstanceSpec, image: ImageMeta, accel: Acc
     '-rtc', 'base=utc',
     '-chardev', `socket,id=qmp,path=${dir.qmp},server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
-    '-chardev', `file,id=serial0,path=${dir.console},append=on`,
+    // The serial port: a console socket for the proxy that also logs everything to console.log (os-getConsoleOutput).
+    '-chardev', `socket,id=serial0,path=${dir.serial},server=on,wait=off,logfile=${dir.console},logappend=on`,
     '-device', 'isa-serial,chardev=serial0',
     '-vga', 'std',
     '-display', 'none',

@@ -11,6 +11,7 @@ import * as compute009 from './009_compute_instances.ts';
 import * as compute010 from './010_compute_instance_disk_config.ts';
 import * as compute011 from './011_compute_migrations.ts';
 import * as compute012 from './012_compute_console_auth_tokens.ts';
+import * as compute013 from './013_compute_aggregates.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -31,6 +32,7 @@ const migrations: [string, Migration][] = [
   ['010_compute_instance_disk_config', compute010],
   ['011_compute_migrations', compute011],
   ['012_compute_console_auth_tokens', compute012],
+  ['013_compute_aggregates', compute013],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
