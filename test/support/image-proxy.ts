@@ -13,7 +13,12 @@ import { createFilesystemStore } from '../../api/image/data/filesystem.ts';
 import { imagePolicyDefaults } from '../../api/image/policy-rules.ts';
 import { createImageApp } from '../../api/image/server.ts';
 import type { ImageContext } from '../../api/image/context.ts';
+import { newId } from '../../lib/ids.ts';
+import { createLogger } from '../../lib/log.ts';
 import { Enforcer } from '../../lib/policy/enforcer.ts';
+import { issueUserToken, type ProjectUser } from './compute.ts';
+import type { ProcessCloud } from './process-cloud.ts';
+import { useAsImageService } from './qemu-api.ts';
 
 /** One GET /v2/images/{id}/file that went through the proxy. */
 export interface ImageDownloadSeen {
@@ -27,9 +32,8 @@ export interface ImageApiBehindProxy {
   app: FastifyInstance;
   /** The image API itself (for the test's own uploads). */
   apiUrl: string;
-  /** The proxy (listening): what the catalog should name. */
+  /** The proxy (listening): what the catalog names. */
   proxy: Server;
-  url: string;
   downloads: ImageDownloadSeen[];
   /** Images whose download the proxy ends after the first 64 KiB. */
   cut: Set<string>;
@@ -65,13 +69,11 @@ export async function startImageApiBehindProxy(deps: Pick<ImageContext, 'db' | '
     req.pipe(upstream);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
   return {
     app,
     apiUrl,
     proxy,
-    url,
     downloads,
     cut,
     async upload(token, name, bytes, diskFormat = 'qcow2') {
@@ -93,4 +95,21 @@ export async function startImageApiBehindProxy(deps: Pick<ImageContext, 'db' | '
       rmSync(storeDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes the cloud's image service real: a user with member and reader on the
+ * cloud's project (whose servers the conductor issues image tokens for: the
+ * project's own token names no real user) and the image API behind its proxy
+ * as the catalog's only image endpoint. Create servers with `user.token`.
+ */
+export async function useRealImageService(cloud: ProcessCloud): Promise<{ images: ImageApiBehindProxy; user: ProjectUser }> {
+  const { admin } = cloud.identity;
+  const userId = newId();
+  await cloud.db('users').insert({ id: userId, name: `u-${userId.slice(0, 8)}`, domain_id: admin.domainId, enabled: true });
+  for (const role of ['member', 'reader']) await cloud.db('assignments').insert({ type: 'UserProject', actor_id: userId, target_id: cloud.project.projectId, role_id: admin.roleIds[role] });
+  const user = await issueUserToken(cloud.identity, userId, cloud.project.projectId, ['member', 'reader']);
+  const images = await startImageApiBehindProxy({ db: cloud.db, bus: cloud.bus, tokens: cloud.identity.tokens, config: cloud.identity.config, logger: createLogger({ level: 'silent' }) });
+  await useAsImageService(cloud, images.proxy);
+  return { images, user };
 }
