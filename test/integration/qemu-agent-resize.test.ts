@@ -6,18 +6,20 @@
 // counts its boots on its root disk and prints the RAM it got: resize +
 // confirm shows the new memory on the same disk; a smaller disk is refused
 // with the guest running on; resize + revert brings the old memory back.
+// The image is the real image API's (private to the project, downloaded by
+// the agent with the build's image token; test/support/image-proxy.ts).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { assertComputeConsistent } from '../support/compute-consistency.ts';
-import { addImage } from '../support/compute.ts';
+import type { ProjectUser } from '../support/compute.ts';
 import { faultSuite } from '../support/fault-suite.ts';
-import { serverCalls, until, useAsImageService } from '../support/qemu-api.ts';
+import { useRealImageService, type ImageApiBehindProxy } from '../support/image-proxy.ts';
+import { serverCalls, until } from '../support/qemu-api.ts';
 import { parseGuestConsole, qemuDriverMissing, testGuestImage, type GuestBoot } from '../support/guest.ts';
 import type { ProcessCloud } from '../support/process-cloud.ts';
 
@@ -32,7 +34,8 @@ if (missing) {
   faultSuite('qemu resize through the API', (suite) => {
     let cloud: ProcessCloud;
     let stateDir: string;
-    let imageServer: Server;
+    let images: ImageApiBehindProxy;
+    let user: ProjectUser;
     let goodImage: string;
     const host = `qrz-${randomBytes(2).toString('hex')}`;
     const tag = randomBytes(2).toString('hex');
@@ -48,18 +51,13 @@ if (missing) {
     before(async () => {
       stateDir = await mkdtemp(join(tmpdir(), 'nubo-qrz-'));
       const guest = readFileSync(await testGuestImage());
-      imageServer = createServer((req, res) => {
-        if (req.url !== `/v2/images/${goodImage}/file`) return void res.writeHead(404).end();
-        res.writeHead(200, { 'content-length': guest.length }).end(guest);
-      });
-      await new Promise<void>((r) => imageServer.listen(0, '127.0.0.1', r));
       cloud = await suite.cloud({ timings: { buildTimeout: 600, sweepInterval: 5, serviceDownTime: 120, reportInterval: 2 }, logLevel: 'info' });
-      await useAsImageService(cloud, imageServer);
+      ({ images, user } = await useRealImageService(cloud));
       for (const [id, ram, disk] of [[flavors.small, 128, 1], [flavors.big, 256, 2], [flavors.bigger, 320, 2], [flavors.tinyDisk, 384, 1]] as const) {
         const made = await cloud.call('POST', '/v2.1/flavors', { flavor: { id, name: id, ram, vcpus: 1, disk } }, cloud.identity.admin.token);
         assert.equal(made.status, 200, JSON.stringify(made.body));
       }
-      goodImage = await addImage(cloud.db, { owner: cloud.project.projectId, size: guest.length });
+      goodImage = await images.upload(user.token, 'qrz-guest', guest);
       cloud.scheduler();
       const agent = cloud.compute(host, {
         NUBO_COMPUTE_DRIVER: 'qemu',
@@ -83,15 +81,16 @@ if (missing) {
           }
         }
       }
-      imageServer?.close();
+      await images?.close();
       if (stateDir) await rm(stateDir, { recursive: true, force: true });
     });
 
     test('resize + confirm on the same host: the new memory on the same disk; a smaller disk refused; resize + revert: the old memory back', async () => {
-      const r = await cloud.call('POST', '/v2.1/servers', { server: { name: 'qrz', imageRef: goodImage, flavorRef: flavors.small } });
+      const r = await cloud.call('POST', '/v2.1/servers', { server: { name: 'qrz', imageRef: goodImage, flavorRef: flavors.small } }, user.token);
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.server.id as string;
       await settled(id, 'ACTIVE');
+      assert.ok(images.downloads.some((d) => d.imageId === goodImage && d.token && d.status === 200), 'the agent downloaded the image from the image API with a token');
       assert.equal((await bootN(id, 1)).values.ram_mb, '128');
 
       step('resize to the bigger flavor');

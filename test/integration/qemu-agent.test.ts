@@ -3,24 +3,26 @@
 // power sync every 3 s) as separate processes on a private RabbitMQ node and
 // a fresh PostgreSQL database, the compute API in this process
 // (test/support/process-cloud.ts), real guests (the shared test guest of
-// test/guest/). The image service is a loopback server that the catalog
-// names as the image endpoint, serving what Glance serves at
-// /v2/images/{id}/file. Skipped when QEMU is missing.
+// test/guest/). The images are uploaded to the real image API, private to the
+// project, and the agent downloads them from it with the token of the build
+// message (the conductor's, for the instance's user), through a proxy that
+// the catalog names as the image endpoint, which notes each download and cuts
+// one short. Skipped when QEMU is missing.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertComputeConsistent } from '../support/compute-consistency.ts';
-import { addImage } from '../support/compute.ts';
+import type { ProjectUser } from '../support/compute.ts';
 import { faultSuite } from '../support/fault-suite.ts';
-import { serverCalls, until, useAsImageService } from '../support/qemu-api.ts';
+import { serverCalls, until } from '../support/qemu-api.ts';
 import { newRsaOpensshKey } from '../support/ssh-keys.ts';
 import { guestLine, parseGuestConsole, qemuAvailable, testGuestImage } from '../support/guest.ts';
+import { useRealImageService, type ImageApiBehindProxy } from '../support/image-proxy.ts';
 import type { NuboProcess, ProcessCloud } from '../support/process-cloud.ts';
 
 const SYNC_S = 3;
@@ -42,23 +44,18 @@ if (!qemuAvailable()) {
   faultSuite('qemu behind the agent, through the API', (suite) => {
     let cloud: ProcessCloud;
     let stateDir: string;
-    let imageServer: Server;
+    let images: ImageApiBehindProxy;
+    /** A real user of the project (the conductor issues image tokens for an instance's user). */
+    let user: ProjectUser;
     let agent: NuboProcess;
     let flavorId: string;
     const host = `qemu-${randomBytes(2).toString('hex')}`;
-    const served = new Map<string, Buffer | 'cut'>();
-    const tokens: (string | undefined)[] = [];
     let guest: Buffer;
     let goodImage: string;
 
-    const image = async (data: Buffer | 'cut', bytes: Buffer) => {
-      const id = await addImage(cloud.db, { owner: cloud.project.projectId, size: bytes.length });
-      await cloud.db('images')
-        .where({ id })
-        .update({ checksum: createHash('md5').update(bytes).digest('hex'), os_hash_algo: 'sha512', os_hash_value: createHash('sha512').update(bytes).digest('hex') });
-      served.set(id, data);
-      return id;
-    };
+    const image = (name: string, bytes: Buffer) => images.upload(user.token, name, bytes);
+    /** The compute API as the project's user (whose servers get image tokens). */
+    const call = (method: string, url: string, body?: unknown) => cloud.call(method, url, body, user.token);
     const startAgent = () =>
       cloud.compute(host, {
         NUBO_COMPUTE_DRIVER: 'qemu',
@@ -71,34 +68,24 @@ if (!qemuAvailable()) {
     const readyBoots = async (id: string) => parseGuestConsole(await consoleText(id)).filter((b) => b.ready);
     const qemuPid = (id: string) => Number(readFileSync(join(stateDir, id, 'qemu.pid'), 'utf8'));
     const create = async (name: string, over: Record<string, unknown> = {}) => {
-      const r = await cloud.call('POST', '/v2.1/servers', { server: { name, imageRef: goodImage, flavorRef: flavorId, ...over } });
+      const r = await call('POST', '/v2.1/servers', { server: { name, imageRef: goodImage, flavorRef: flavorId, ...over } });
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.server.id as string;
     };
     const remove = async (id: string) => {
-      assert.equal((await cloud.call('DELETE', `/v2.1/servers/${id}`)).status, 204);
+      assert.equal((await call('DELETE', `/v2.1/servers/${id}`)).status, 204);
       await until(`server ${id} gone`, async () => (await cloud.call('GET', `/v2.1/servers/${id}`)).status === 404, 120_000);
     };
 
     before(async () => {
       stateDir = await mkdtemp(join(tmpdir(), 'nubo-qa-'));
       guest = readFileSync(await testGuestImage());
-      imageServer = createServer((req, res) => {
-        tokens.push(req.headers['x-auth-token'] as string | undefined);
-        const data = served.get(/^\/v2\/images\/([^/]+)\/file$/.exec(req.url ?? '')?.[1] ?? '');
-        if (!data) return void res.writeHead(404).end();
-        if (data !== 'cut') return void res.writeHead(200, { 'content-length': data.length }).end(data);
-        res.writeHead(200, { 'content-length': guest.length });
-        res.write(guest.subarray(0, 64 * 1024));
-        setTimeout(() => res.socket?.destroy(), 100);
-      });
-      await new Promise<void>((r) => imageServer.listen(0, '127.0.0.1', r));
       cloud = await suite.cloud({ timings: { buildTimeout: 600, sweepInterval: 5, serviceDownTime: 120, reportInterval: 2 }, logLevel: 'info' });
-      await useAsImageService(cloud, imageServer);
+      ({ images, user } = await useRealImageService(cloud));
       flavorId = `qa-${randomBytes(2).toString('hex')}`;
       const made = await cloud.call('POST', '/v2.1/flavors', { flavor: { id: flavorId, name: flavorId, ram: 128, vcpus: 1, disk: 1 } }, cloud.identity.admin.token);
       assert.equal(made.status, 200, JSON.stringify(made.body));
-      goodImage = await image(guest, guest);
+      goodImage = await image('qa-guest', guest);
       cloud.scheduler();
       agent = startAgent();
       await cloud.hostsUp([host], 120_000);
@@ -113,20 +100,27 @@ if (!qemuAvailable()) {
           if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
         }
       }
-      imageServer?.close();
+      await images?.close();
       if (stateDir) await rm(stateDir, { recursive: true, force: true });
     });
 
     test('a server lives through every power action and is deleted without a trace', async () => {
       const pub = newRsaOpensshKey('nubo@qemu-agent-test');
-      assert.equal((await cloud.call('POST', '/v2.1/os-keypairs', { keypair: { name: 'qa-key', public_key: pub } })).status, 200);
+      assert.equal((await call('POST', '/v2.1/os-keypairs', { keypair: { name: 'qa-key', public_key: pub } })).status, 200);
       const id = await create('qa-one', { key_name: 'qa-key', user_data: Buffer.from('hello from user data\n').toString('base64') });
       step('create');
       const active = await settled(id, 'ACTIVE');
       assert.equal(active['OS-EXT-STS:power_state'], 1);
       assert.equal(active['OS-EXT-SRV-ATTR:host'] ?? host, host);
-      assert.ok(tokens.length > 0, 'the agent downloaded the image');
-      console.log(`# image download token sent by the agent: ${tokens.at(-1) ? 'yes' : 'none'}`);
+      const fetched = images.downloads.filter((d) => d.imageId === goodImage);
+      assert.ok(fetched.length > 0, 'the agent downloaded the image from the image API');
+      for (const d of fetched) {
+        assert.ok(d.token, 'with the token of the build message');
+        assert.notEqual(d.token, user.token, 'the conductor\'s token, not the user\'s own');
+        assert.equal(d.status, 200, 'which the image API accepts for the private image');
+      }
+      assert.equal(cloud.identity.tokens.verify(fetched[0]!.token!).user_id, user.userId, 'a token of the instance\'s user');
+      assert.equal((await fetch(`${images.apiUrl}/v2/images/${goodImage}/file`)).status, 401, 'without a token the image API refuses the download');
       const first = await until('the guest ready', async () => ((await readyBoots(id)).length === 1 ? consoleText(id) : null), BOOT_MS);
       assert.equal(guestLine.uuid.exec(first)?.[1], id);
       assert.ok(guestLine.hostname.exec(first)?.[1]?.startsWith('qa-one'), guestLine.hostname.exec(first)?.[1]);
@@ -234,8 +228,9 @@ if (!qemuAvailable()) {
     test('bad input ends in ERROR with a fault, and leaves nothing on disk', async () => {
       const cacheEntries = (prefix: string) => (existsSync(join(stateDir, '_base')) ? readdirSync(join(stateDir, '_base')).filter((n) => n.startsWith(prefix)) : []);
       const junkBytes = randomBytes(256 * 1024);
-      const junk = await image(junkBytes, junkBytes);
-      const cut = await image('cut', guest);
+      const junk = await image('qa-junk', junkBytes);
+      const cut = await image('qa-cut', guest);
+      images.cut.add(cut);
       // More RAM than the host has (within the project's quota of 102400 MB).
       const bigFlavor = `qa-big-${randomBytes(2).toString('hex')}`;
       assert.equal((await cloud.call('POST', '/v2.1/flavors', { flavor: { id: bigFlavor, name: bigFlavor, ram: 100_000, vcpus: 1, disk: 1 } }, cloud.identity.admin.token)).status, 200);
@@ -255,6 +250,9 @@ if (!qemuAvailable()) {
       assert.match(faults.cutShort!, /Exhausted all hosts available for retrying build failures/, 'the cut download is rescheduled, and this host was the only one');
       assert.deepEqual(cacheEntries(junk), [], 'the junk image is not cached');
       assert.deepEqual(cacheEntries(cut), [], 'the cut download left no cache entry');
+      for (const id of [junk, cut]) {
+        assert.ok(images.downloads.some((d) => d.imageId === id && d.token && d.status === 200), `${id}: the image API served the download (the fault comes after it)`);
+      }
       for (const id of [notADisk, tooBig, cutShort]) await remove(id);
       await assertComputeConsistent(cloud.db, { quotaInUse: cloud.quotaInUse, projects: [cloud.project.projectId] });
     });
