@@ -87,7 +87,7 @@ export async function startApis(rt: Runtime): Promise<RunningApi[]> {
   const identity = createIdentityApp(shared);
   const image = createImageApp({ ...shared, store: createFilesystemStore(imageStoreDir(rt.config), { directIo: rt.config['image.direct_io'] }) });
   // The console proxy first: the compute API hands out its URLs (and learns the port it bound when compute.console_port is 0).
-  const consoles = createConsoleProxyApp({ db: rt.db, logger: rt.logger });
+  const consoles = createConsoleProxyApp({ db: rt.db, logger: rt.logger, allowedOrigins: rt.config['compute.console_allowed_origins'] });
   const consoleUrl = await listen(rt, consoles, rt.config['compute.console_port'], '');
   const compute = createComputeApp({ ...shared, config: { ...rt.config, 'compute.console_base_url': rt.config['compute.console_base_url'] || consoleUrl } });
   return [

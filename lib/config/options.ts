@@ -101,6 +101,7 @@ export const options = {
   'compute.qemu.soft_reboot_seconds': { type: 'integer', default: 120, min: 1, doc: 'Qemu driver: seconds a soft reboot waits for the guest to power off (ACPI) before rebooting it hard.' },
   'compute.console_port': { type: 'integer', default: 6080, min: 0, max: 65535, doc: 'Port of the console proxy the API serves (noVNC page and WebSocket for vnc and serial consoles; Nova\'s novncproxy 6080).' },
   'compute.console_base_url': { type: 'string', default: '', doc: 'Base URL of the console proxy in the console URLs the API hands out; empty: http://<api.public_host>:<compute.console_port>.' },
+  'compute.console_allowed_origins': { type: 'string', default: '', doc: 'Comma-separated host names besides the proxy\'s own from which a browser page may open a console WebSocket (its Origin header; Nova\'s [console] allowed_origins).' },
   'compute.console_token_ttl': { type: 'integer', default: 600, min: 1, doc: 'Seconds a remote console\'s one-time token stays valid (Nova\'s [consoleauth] token_ttl).' },
   'compute.console_listen': { type: 'string', default: '127.0.0.1', doc: 'Address the compute agent\'s console listener listens on; the console proxy connects to it.' },
   'compute.console_listen_port': { type: 'integer', default: 0, min: 0, max: 65535, doc: 'Port of the compute agent\'s console listener; 0 picks a free one (get_console_target tells the proxy).' },

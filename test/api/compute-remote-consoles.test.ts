@@ -193,6 +193,19 @@ describe('Nova remote consoles', () => {
     assert.equal(((await connectWebSocket(`${proxyUrl}/websockify`)) as { status: number }).status, 403);
   });
 
+  test('a browser page from another site is refused (403) before the token is used; its own Origin connects', async () => {
+    const id = await realServer();
+    const url = (await create(id, { protocol: 'serial', type: 'serial' })).body.remote_console.url;
+    const wsUrl = `${proxyUrl}/?token=${tokenOf(url)}`;
+    const evil = await connectWebSocket(wsUrl, ['binary'], { Origin: 'http://evil.example' });
+    assert.equal(!evil.ok && evil.status, 403);
+    const scheme = await connectWebSocket(wsUrl, ['binary'], { Origin: 'file://127.0.0.1' });
+    assert.equal(!scheme.ok && scheme.status, 403);
+    const own = await connectWebSocket(wsUrl, ['binary'], { Origin: proxyUrl });
+    assert.ok(own.ok, own.ok ? '' : `refused: ${own.status}`);
+    own.ws.close();
+  });
+
   test('serial echoes through the proxy, large frames too; closing the socket closes the WebSocket', async () => {
     const id = await realServer();
     const ws = await opened((await create(id, { protocol: 'serial', type: 'serial' })).body.remote_console.url);

@@ -31,7 +31,7 @@ function encode(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([head, mask, body]);
 }
 
-export function connectWebSocket(url: string, protocols: string[] = ['binary']): Promise<Connected> {
+export function connectWebSocket(url: string, protocols: string[] = ['binary'], headers: Record<string, string> = {}): Promise<Connected> {
   const u = new URL(url.replace(/^ws/, 'http'));
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
@@ -39,7 +39,7 @@ export function connectWebSocket(url: string, protocols: string[] = ['binary']):
       host: u.hostname,
       port: u.port,
       path: u.pathname + u.search,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Protocol': protocols.join(', ') },
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Protocol': protocols.join(', '), ...headers },
     });
     req.on('error', reject);
     req.on('response', (res) => {

@@ -7,7 +7,8 @@
  * - a WebSocket on any path with `?token=` (Nova's /?token= and noVNC's
  *   websockify path): the token is used up in the database, then the proxy
  *   connects to the compute agent's console listener, sends the agent's
- *   one-time secret, and pipes bytes both ways.
+ *   one-time secret, and pipes bytes both ways. A browser's Origin must be
+ *   this host or an allowed one (origin.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -18,6 +19,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Db } from '../../../lib/db/index.ts';
 import type { Logger } from '../../../lib/log.ts';
+import { originProblem, parseAllowedOrigins } from './origin.ts';
 import { CONSOLE_PAGE } from './page.ts';
 import { consumeToken } from './store.ts';
 import { acceptWebSocket, refuseUpgrade, upgradeProblem } from './websocket.ts';
@@ -45,8 +47,18 @@ export function novncDir(): string | null {
 /** How long the proxy waits to reach the agent. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-export function createConsoleProxyApp(opts: { db: Db; logger: Logger; novnc?: string | null }): FastifyInstance {
+export interface ConsoleProxyOptions {
+  db: Db;
+  logger: Logger;
+  /** Where noVNC's files are (default: the installed @novnc/novnc); null serves none. */
+  novnc?: string | null;
+  /** compute.console_allowed_origins: other host names a browser page may connect from. */
+  allowedOrigins?: string;
+}
+
+export function createConsoleProxyApp(opts: ConsoleProxyOptions): FastifyInstance {
   const log = opts.logger.child({ component: 'console-proxy' });
+  const allowedOrigins = parseAllowedOrigins(opts.allowedOrigins ?? '');
   const novnc = opts.novnc === undefined ? novncDir() : opts.novnc;
   // Console connections are long-lived: close() ends them (and any kept-alive page request) rather than waiting.
   const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -79,6 +91,11 @@ export function createConsoleProxyApp(opts: { db: Db; logger: Logger; novnc?: st
     socket.on('error', () => socket.destroy());
     const problem = upgradeProblem(req);
     if (problem) return refuseUpgrade(socket, 400, 'Bad Request');
+    const badOrigin = originProblem(req, allowedOrigins);
+    if (badOrigin) {
+      log.warn({ remote: req.socket.remoteAddress, origin: req.headers.origin }, `console connection refused: ${badOrigin}`);
+      return refuseUpgrade(socket, 403, 'Forbidden');
+    }
     const token = new URL(req.url ?? '/', 'http://proxy').searchParams.get('token');
     const row = token ? await consumeToken(opts.db, token) : undefined;
     if (!row) {
