@@ -131,7 +131,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       NUBO_IDENTITY_PASSWORD_HASH_COST: '12',
       ...opts.env,
     };
-    const entry = opts.built ? [join(root, '.build/bin/main.js')] : ['--import', 'tsx', join(root, 'bin/main.ts')];
+    // tsx by its resolved URL: the processes run in the temporary directory, where no node_modules resolves a bare 'tsx'.
+    const entry = opts.built ? [join(root, '.build/bin/main.js')] : ['--import', import.meta.resolve('tsx'), join(root, 'bin/main.ts')];
     const run = (role: 'api' | 'scheduler' | 'compute', name: string, env: NodeJS.ProcessEnv = {}) => {
       const out = createWriteStream(join(dir, `${name}.log`));
       const child = spawn(process.execPath, [...(opts.nodeFlags?.[role] ?? []), ...entry, role], {
