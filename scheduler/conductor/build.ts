@@ -21,7 +21,7 @@ import { scheduleInstances } from '../schedule.ts';
 import { NoValidHost, type Selection, type SelectOptions } from '../select.ts';
 import { requestResources } from '../state.ts';
 import { ago, type ConductorContext } from './context.ts';
-import { buildMessage, hostFiltersOf, imageMetaOf, requestSpecOf, retryOf } from './messages.ts';
+import { asksForGroup, buildMessage, hostFiltersOf, imageMetaOf, requestSpecOf, retryOf } from './messages.ts';
 import * as store from './store.ts';
 import type { InstanceRow, RetryState } from './store.ts';
 
@@ -144,6 +144,9 @@ function selectOptions(ctx: ConductorContext, row: InstanceRow): SelectOptions |
   return filters ? { ...ctx.select, filters } : ctx.select;
 }
 
+/** The server group the instance is in, when its create asked for one. */
+const groupOf = (ctx: ConductorContext, row: InstanceRow) => (asksForGroup(row) ? store.groupOf(ctx.db, row.uuid) : Promise.resolve(undefined));
+
 /** Instances of one request (multi-create) are scheduled together; each request on its own. */
 function byRequest(rows: InstanceRow[]): InstanceRow[][] {
   const groups = new Map<string, InstanceRow[]>();
@@ -163,7 +166,7 @@ async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requ
   try {
     // Whatever a previous holder of the lease claimed and did not record is stale.
     await ctx.placement.release(uuids);
-    const spec = requestSpecOf(rows[0], await store.groupOf(ctx.db, rows[0].uuid), uuids);
+    const spec = requestSpecOf(rows[0], await groupOf(ctx, rows[0]), uuids);
     try {
       selections = await scheduleInstances(ctx.db, ctx.placement, spec, ctx.options, selectOptions(ctx, rows[0]));
     } catch (e) {
@@ -171,7 +174,7 @@ async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requ
       for (const row of rows) await errorOut(ctx, row, requestId, e.message, e, SCHEDULE_EVENT);
       return;
     }
-    const endpoint = store.imageEndpoint(ctx.db);
+    const endpoint = ctx.imageEndpoint();
     await eachAtOnce(rows, (row, i) => commitAndCast(ctx, row, requestId, selections[i].map(hostNode), retryOf(row), SCHEDULE_EVENT, endpoint));
   } catch (e) {
     // An unexpected failure (the database went away): the instances not yet placed may be tried again at once.
@@ -213,7 +216,7 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
   }
   try {
     await ctx.placement.release(uuid);
-    const spec = requestSpecOf(row, await store.groupOf(ctx.db, uuid), [uuid], retry.hosts.map((h) => h.host));
+    const spec = requestSpecOf(row, await groupOf(ctx, row), [uuid], retry.hosts.map((h) => h.host));
     const untried = alternates.filter((a) => !retry.hosts.some((h) => sameHost(h, a)));
     let placed = await claimAlternate(ctx, row, untried, requestResources(spec));
     if (!placed) {
@@ -226,7 +229,7 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
         return;
       }
     }
-    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT, store.imageEndpoint(ctx.db));
+    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT, ctx.imageEndpoint());
   } catch (e) {
     await store.dropLease(ctx.db, [uuid], ctx.owner).catch(() => undefined);
     throw e;
