@@ -108,9 +108,9 @@ async function commitAndCast(
     await event(ctx, row.uuid, requestId, eventName, { error: e });
     return false;
   }
-  await store.endCastLease(ctx.db, row.uuid, ctx.owner, chosen, ctx.now());
+  // The event's finish in the same statement (it used to be a statement of its own).
+  await store.endCastLease(ctx.db, row.uuid, ctx.owner, chosen, ctx.now(), { requestId, event: eventName, host: ctx.host, at: ctx.now() });
   ctx.log.info({ uuid: row.uuid, request_id: requestId, host: chosen.host, node: chosen.node, attempt: retry.num_attempts }, 'build cast to its host');
-  await event(ctx, row.uuid, requestId, eventName, {});
   return true;
 }
 
@@ -159,9 +159,12 @@ function byRequest(rows: InstanceRow[]): InstanceRow[][] {
  * knowing where the previous ones went, as Nova's select_destinations): on
  * NoValidHost every one of them goes to error.
  */
-async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requestId: string): Promise<void> {
+async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requestId: string, startRecorded: boolean): Promise<void> {
   const uuids = rows.map((r) => r.uuid);
-  await eachAtOnce(uuids, (uuid) => event(ctx, uuid, requestId, SCHEDULE_EVENT));
+  await eachAtOnce(
+    rows.filter((r) => !startRecorded || !store.startRecordedFor(r)),
+    (r) => event(ctx, r.uuid, requestId, SCHEDULE_EVENT),
+  );
   let selections: Selection[][];
   try {
     // Whatever a previous holder of the lease claimed and did not record is stale.
@@ -240,9 +243,9 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
  * Places leased instances: those never placed together per request, those
  * already tried somewhere one by one as reschedules.
  */
-export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], requestId: string, reason: string): Promise<void> {
+export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], requestId: string, reason: string, startRecorded = false): Promise<void> {
   const fresh = rows.filter((r) => retryOf(r).num_attempts === 0);
-  for (const group of byRequest(fresh)) await scheduleTogether(ctx, group, requestId);
+  for (const group of byRequest(fresh)) await scheduleTogether(ctx, group, requestId, startRecorded);
   for (const row of rows.filter((r) => retryOf(r).num_attempts > 0)) await reschedule(ctx, row, requestId, [], reason);
 }
 
@@ -253,10 +256,12 @@ export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], re
  * redelivered message does no harm.
  */
 export async function buildInstances(ctx: ConductorContext, uuids: readonly string[], requestId: string): Promise<void> {
-  const rows = await store.leaseForScheduling(ctx.db, uuids, ctx.owner, ctx.now(), ago(ctx, ctx.buildTimeoutMs));
+  // The lease's statement records the start of the first scheduling's event too.
+  const started = { requestId, event: SCHEDULE_EVENT, host: ctx.host, at: ctx.now() };
+  const rows = await store.leaseForScheduling(ctx.db, uuids, ctx.owner, ctx.now(), ago(ctx, ctx.buildTimeoutMs), started);
   if (rows.length < uuids.length) {
     const leased = new Set(rows.map((r) => r.uuid));
     ctx.log.info({ request_id: requestId, skipped: uuids.filter((u) => !leased.has(u)) }, 'instances not waiting for a host (placed, deleted or being scheduled) skipped');
   }
-  if (rows.length) await placeLeased(ctx, rows, requestId, 'build requested');
+  if (rows.length) await placeLeased(ctx, rows, requestId, 'build requested', true);
 }
