@@ -70,18 +70,19 @@ async function main() {
     for (const [pid, c] of cpu1) cpu += c - (cpu0.get(pid) ?? 0);
 
     const stats = await cloud.db.raw(
-      `${MARK} select calls::int, rows::int, round(total_exec_time::numeric, 1)::float as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) as query
+      `${MARK} select calls::int, rows::int, round(total_exec_time::numeric, 1)::float as ms, round(total_plan_time::numeric, 1)::float as plan_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) as query
          from pg_stat_statements
         where dbid = (select oid from pg_database where datname = current_database()) and query not like '%bench-poll%'
         order by calls desc`,
     );
-    const rows = stats.rows as { calls: number; rows: number; ms: number; query: string }[];
+    const rows = stats.rows as { calls: number; rows: number; ms: number; plan_ms: number; query: string }[];
     const calls = rows.reduce((s, r) => s + r.calls, 0);
     const execMs = rows.reduce((s, r) => s + r.ms, 0);
+    const planMs = rows.reduce((s, r) => s + r.plan_ms, 0);
     const tx = rows.filter((r) => /^(BEGIN|COMMIT|ROLLBACK)/i.test(r.query)).reduce((s, r) => s + r.calls, 0);
     console.log(`${N} creates, ${values.concurrency} in flight: POSTs ${(postsMs / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s (under load: timings noisy)`);
     console.log(
-      `statements per create: ${(calls / N).toFixed(1)} (${(tx / N).toFixed(1)} of them BEGIN/COMMIT/ROLLBACK); PostgreSQL exec ${(execMs / N).toFixed(2)} ms per create; PostgreSQL CPU ${((cpu / N) * 1000).toFixed(1)} s per 1,000 creates`,
+      `statements per create: ${(calls / N).toFixed(1)} (${(tx / N).toFixed(1)} of them BEGIN/COMMIT/ROLLBACK); PostgreSQL exec ${(execMs / N).toFixed(2)} ms (lock waits included) and planning ${(planMs / N).toFixed(2)} ms (with pg_stat_statements.track_planning) per create; PostgreSQL CPU ${((cpu / N) * 1000).toFixed(1)} s per 1,000 creates`,
     );
     console.log('| calls/create | rows/call | ms total | query |');
     console.log('| --- | --- | --- | --- |');
