@@ -32,8 +32,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { adminToken, http } from './support/api.ts';
+import { http } from './support/api.ts';
 import { startCloud, type Cloud } from './support/cloud.ts';
+import { cpuOf, prepare } from './support/compute-setup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,16 +59,6 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** CPU seconds (user + system) a process used so far; 0 once it is gone. */
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** The broker's process (it serves everyone on the machine: its figure is not the bench's alone). */
 const brokerPid = () =>
@@ -103,18 +94,6 @@ const cpuDelta = (before: CpuSample, after: CpuSample) =>
       return `${role} ${used.toFixed(1)}`;
     })
     .join(', ');
-
-/** An admin token, a tiny flavor, an active public image and instance quotas far above the run in the admin project (finite: creates count usage under the quota lock, as they would in a real cloud). */
-async function prepare(cloud: Cloud) {
-  const { token, projectId } = await adminToken(cloud);
-  const flavor = JSON.parse((await http('POST', `${cloud.computeUrl}/flavors`, token, { flavor: { name: 'bench.nano', ram: 64, vcpus: 1, disk: 1 } })).text).flavor;
-  const image = JSON.parse(
-    (await http('POST', `${cloud.imageUrl}/v2/images`, token, { name: 'bench', disk_format: 'raw', container_format: 'bare', visibility: 'public' })).text,
-  );
-  await http('PUT', `${cloud.imageUrl}/v2/images/${image.id}/file`, token, new Blob([new Uint8Array(1024)]), { 'content-type': 'application/octet-stream' });
-  await http('PUT', `${cloud.computeUrl}/os-quota-sets/${projectId}`, token, { quota_set: { instances: 100_000, cores: 100_000, ram: 100_000_000 } });
-  return { token, flavorId: flavor.id as string, imageId: image.id as string };
-}
 
 type Setup = Awaited<ReturnType<typeof prepare>>;
 

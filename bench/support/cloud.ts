@@ -165,10 +165,11 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       run('compute', `compute-${i}`, { NUBO_COMPUTE_HOST: `bench-${String(i).padStart(3, '0')}`, NUBO_COMPUTE_DRIVER: 'fake', ...opts.agentEnv?.(i) });
     }
     const identityUrl = `http://127.0.0.1:${identityPort}`;
-    await waitFor('nubo api', 60_000, async () => (await fetch(`${identityUrl}/v3`)).ok, alive);
+    // Generous: a loaded machine (or tsx compiling the sources) starts a dozen processes slowly.
+    await waitFor('nubo api', 180_000, async () => (await fetch(`${identityUrl}/v3`)).ok, alive);
     db = knexFactory({ client: 'pg', connection: dbUrl.toString(), pool: { min: 0, max: 2 } });
     const conn = db;
-    await waitFor(`${opts.agents} compute services`, 90_000, async () => {
+    await waitFor(`${opts.agents} compute services`, 180_000, async () => {
       const [{ n }] = await conn('compute_nodes').count({ n: '*' });
       return Number(n) >= opts.agents;
     }, alive);

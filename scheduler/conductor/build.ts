@@ -21,7 +21,7 @@ import { scheduleInstances } from '../schedule.ts';
 import { NoValidHost, type Selection, type SelectOptions } from '../select.ts';
 import { requestResources } from '../state.ts';
 import { ago, type ConductorContext } from './context.ts';
-import { buildMessage, hostFiltersOf, imageMetaOf, requestSpecOf, retryOf } from './messages.ts';
+import { asksForGroup, buildMessage, hostFiltersOf, imageMetaOf, requestSpecOf, retryOf } from './messages.ts';
 import * as store from './store.ts';
 import type { InstanceRow, RetryState } from './store.ts';
 
@@ -108,9 +108,9 @@ async function commitAndCast(
     await event(ctx, row.uuid, requestId, eventName, { error: e });
     return false;
   }
-  await store.endCastLease(ctx.db, row.uuid, ctx.owner, chosen, ctx.now());
+  // The event's finish in the same statement (it used to be a statement of its own).
+  await store.endCastLease(ctx.db, row.uuid, ctx.owner, chosen, ctx.now(), { requestId, event: eventName, host: ctx.host, at: ctx.now() });
   ctx.log.info({ uuid: row.uuid, request_id: requestId, host: chosen.host, node: chosen.node, attempt: retry.num_attempts }, 'build cast to its host');
-  await event(ctx, row.uuid, requestId, eventName, {});
   return true;
 }
 
@@ -144,6 +144,9 @@ function selectOptions(ctx: ConductorContext, row: InstanceRow): SelectOptions |
   return filters ? { ...ctx.select, filters } : ctx.select;
 }
 
+/** The server group the instance is in, when its create asked for one. */
+const groupOf = (ctx: ConductorContext, row: InstanceRow) => (asksForGroup(row) ? store.groupOf(ctx.db, row.uuid) : Promise.resolve(undefined));
+
 /** Instances of one request (multi-create) are scheduled together; each request on its own. */
 function byRequest(rows: InstanceRow[]): InstanceRow[][] {
   const groups = new Map<string, InstanceRow[]>();
@@ -156,14 +159,17 @@ function byRequest(rows: InstanceRow[]): InstanceRow[][] {
  * knowing where the previous ones went, as Nova's select_destinations): on
  * NoValidHost every one of them goes to error.
  */
-async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requestId: string): Promise<void> {
+async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requestId: string, startRecorded: boolean): Promise<void> {
   const uuids = rows.map((r) => r.uuid);
-  await eachAtOnce(uuids, (uuid) => event(ctx, uuid, requestId, SCHEDULE_EVENT));
+  await eachAtOnce(
+    rows.filter((r) => !startRecorded || !store.startRecordedFor(r)),
+    (r) => event(ctx, r.uuid, requestId, SCHEDULE_EVENT),
+  );
   let selections: Selection[][];
   try {
     // Whatever a previous holder of the lease claimed and did not record is stale.
     await ctx.placement.release(uuids);
-    const spec = requestSpecOf(rows[0], await store.groupOf(ctx.db, rows[0].uuid), uuids);
+    const spec = requestSpecOf(rows[0], await groupOf(ctx, rows[0]), uuids);
     try {
       selections = await scheduleInstances(ctx.db, ctx.placement, spec, ctx.options, selectOptions(ctx, rows[0]));
     } catch (e) {
@@ -171,7 +177,7 @@ async function scheduleTogether(ctx: ConductorContext, rows: InstanceRow[], requ
       for (const row of rows) await errorOut(ctx, row, requestId, e.message, e, SCHEDULE_EVENT);
       return;
     }
-    const endpoint = store.imageEndpoint(ctx.db);
+    const endpoint = ctx.imageEndpoint();
     await eachAtOnce(rows, (row, i) => commitAndCast(ctx, row, requestId, selections[i].map(hostNode), retryOf(row), SCHEDULE_EVENT, endpoint));
   } catch (e) {
     // An unexpected failure (the database went away): the instances not yet placed may be tried again at once.
@@ -213,7 +219,7 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
   }
   try {
     await ctx.placement.release(uuid);
-    const spec = requestSpecOf(row, await store.groupOf(ctx.db, uuid), [uuid], retry.hosts.map((h) => h.host));
+    const spec = requestSpecOf(row, await groupOf(ctx, row), [uuid], retry.hosts.map((h) => h.host));
     const untried = alternates.filter((a) => !retry.hosts.some((h) => sameHost(h, a)));
     let placed = await claimAlternate(ctx, row, untried, requestResources(spec));
     if (!placed) {
@@ -226,7 +232,7 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
         return;
       }
     }
-    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT, store.imageEndpoint(ctx.db));
+    await commitAndCast(ctx, row, requestId, placed, retry, RESCHEDULE_EVENT, ctx.imageEndpoint());
   } catch (e) {
     await store.dropLease(ctx.db, [uuid], ctx.owner).catch(() => undefined);
     throw e;
@@ -237,9 +243,9 @@ export async function reschedule(ctx: ConductorContext, row: InstanceRow, reques
  * Places leased instances: those never placed together per request, those
  * already tried somewhere one by one as reschedules.
  */
-export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], requestId: string, reason: string): Promise<void> {
+export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], requestId: string, reason: string, startRecorded = false): Promise<void> {
   const fresh = rows.filter((r) => retryOf(r).num_attempts === 0);
-  for (const group of byRequest(fresh)) await scheduleTogether(ctx, group, requestId);
+  for (const group of byRequest(fresh)) await scheduleTogether(ctx, group, requestId, startRecorded);
   for (const row of rows.filter((r) => retryOf(r).num_attempts > 0)) await reschedule(ctx, row, requestId, [], reason);
 }
 
@@ -250,10 +256,12 @@ export async function placeLeased(ctx: ConductorContext, rows: InstanceRow[], re
  * redelivered message does no harm.
  */
 export async function buildInstances(ctx: ConductorContext, uuids: readonly string[], requestId: string): Promise<void> {
-  const rows = await store.leaseForScheduling(ctx.db, uuids, ctx.owner, ctx.now(), ago(ctx, ctx.buildTimeoutMs));
+  // The lease's statement records the start of the first scheduling's event too.
+  const started = { requestId, event: SCHEDULE_EVENT, host: ctx.host, at: ctx.now() };
+  const rows = await store.leaseForScheduling(ctx.db, uuids, ctx.owner, ctx.now(), ago(ctx, ctx.buildTimeoutMs), started);
   if (rows.length < uuids.length) {
     const leased = new Set(rows.map((r) => r.uuid));
     ctx.log.info({ request_id: requestId, skipped: uuids.filter((u) => !leased.has(u)) }, 'instances not waiting for a host (placed, deleted or being scheduled) skipped');
   }
-  if (rows.length) await placeLeased(ctx, rows, requestId, 'build requested');
+  if (rows.length) await placeLeased(ctx, rows, requestId, 'build requested', true);
 }

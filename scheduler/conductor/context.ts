@@ -31,6 +31,8 @@ export interface ConductorContext {
   /** Filters, weighers, randomness for host selection (the defaults unless given). */
   select?: SelectOptions;
   /** A token for the agent to download the instance's image with; none unless given. */
+  /** The image service's URL from the catalog (recentImageEndpoint: read at most every few seconds). */
+  imageEndpoint(): Promise<string | null>;
   imageToken?: (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>) => Promise<string | undefined>;
 }
 

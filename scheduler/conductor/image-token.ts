@@ -6,6 +6,14 @@
  * download as they would for the user). No token when the user or project is
  * gone or disabled, or the user has no role left on the project: the
  * download is then refused, as the user's own request would be.
+ *
+ * Issuing reads the user, the project and the effective roles (about ten
+ * statements), so a token is reused for the same user and project for a
+ * short while (REUSE_MS) while it still verifies: whatever identity does to
+ * take the roles away (removing a grant, disabling or deleting the user or
+ * the project, deleting a role) records a revocation that the token fails,
+ * and a new one is then issued or refused. A reused token keeps at least
+ * all but REUSE_MS of the lifetime of a fresh one.
  */
 import { effectiveRoleIdsOnProject } from '../../api/identity/assignments/effective.ts';
 import { findProject, findUser } from '../../api/identity/assignments/directory-store.ts';
@@ -16,8 +24,15 @@ import { issueAgentToken } from '../../lib/tokens/agent.ts';
 import type { TokenService } from '../../lib/tokens/claims.ts';
 import type { InstanceRow } from './store.ts';
 
-export function instanceUserToken(db: Db, tokens: TokenService, maxLifetimeS: number, log: Logger) {
-  return async (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>): Promise<string | undefined> => {
+/** How long an issued image token is handed out again for the same user and project. */
+export const REUSE_MS = 30_000;
+/** Users and projects remembered at most (the oldest forgotten first). */
+const MAX_ENTRIES = 1000;
+
+export function instanceUserToken(db: Db, tokens: TokenService, maxLifetimeS: number, log: Logger, now: () => number = Date.now) {
+  const recent = new Map<string, { token: string; issuedAt: number }>();
+
+  const issue = async (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>): Promise<string | undefined> => {
     const [user, project] = await Promise.all([findUser(db, row.user_id), findProject(db, row.project_id)]);
     const roles = user?.enabled && project?.enabled ? await getRoles(db, await effectiveRoleIdsOnProject(db, row.user_id, row.project_id)) : [];
     if (!user || !project || roles.length === 0) {
@@ -34,5 +49,27 @@ export function instanceUserToken(db: Db, tokens: TokenService, maxLifetimeS: nu
       },
       maxLifetimeS,
     );
+  };
+
+  const stillGood = (token: string) => {
+    try {
+      tokens.verify(token);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  return async (row: Pick<InstanceRow, 'uuid' | 'user_id' | 'project_id'>): Promise<string | undefined> => {
+    const key = `${row.user_id} ${row.project_id}`;
+    const t = now();
+    const hit = recent.get(key);
+    if (hit && t - hit.issuedAt < REUSE_MS && stillGood(hit.token)) return hit.token;
+    recent.delete(key);
+    const token = await issue(row);
+    if (token === undefined) return undefined;
+    recent.set(key, { token, issuedAt: t });
+    if (recent.size > MAX_ENTRIES) recent.delete(recent.keys().next().value as string);
+    return token;
   };
 }

@@ -26,6 +26,7 @@ import { inventoryPolicy, schedulerOptions, type SchedulerOptions } from '../sta
 import { buildInstances } from './build.ts';
 import type { ConductorContext } from './context.ts';
 import { conductorHandlers } from './handlers.ts';
+import { recentImageEndpoint } from './image-endpoint.ts';
 import { instanceUserToken } from './image-token.ts';
 import { resizeInstance } from './resize.ts';
 import { sweep, type SweepResult } from './sweep.ts';
@@ -92,6 +93,7 @@ export function createConductor(opts: ConductorOptions): Conductor {
     moveTimeoutMs: opts.moveTimeoutMs ?? config['scheduler.move_timeout'] * 1000,
     now: opts.now ?? (() => new Date()),
     select: opts.select,
+    imageEndpoint: recentImageEndpoint(db),
     imageToken: opts.tokens ? instanceUserToken(db, opts.tokens, config['identity.token_expiration'], log) : undefined,
   };
   const sweepIntervalMs = opts.sweepIntervalMs ?? config['scheduler.sweep_interval'] * 1000;

@@ -69,6 +69,13 @@ function hintsOf(spec: Record<string, unknown>): Hints {
   return out;
 }
 
+/**
+ * Whether the create asked for a server group (hint `group`): the API puts
+ * an instance in a group only then (Nova's request_spec.instance_group), so
+ * an instance without it needs no look for its group.
+ */
+export const asksForGroup = (row: Pick<InstanceRow, 'request_spec'>): boolean => typeof hintsOf(record(row.request_spec)).group === 'string';
+
 /** Whether the instance boots from a volume (its root disk takes nothing from the host). */
 function bootsFromVolume(row: Pick<InstanceRow, 'image_ref' | 'block_device_mapping' | 'request_spec'>): boolean {
   const spec = record(row.request_spec);

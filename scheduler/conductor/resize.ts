@@ -115,7 +115,7 @@ export async function resizeInstance(ctx: ConductorContext, req: ResizeInstanceR
     await event(ctx, m, MIGRATE_EVENT, { error: new Error('The move was ended while it was scheduled.') });
     return;
   }
-  const image = imageMetaOf(row, await store.imageEndpoint(ctx.db), await ctx.imageToken?.(row));
+  const image = imageMetaOf(row, await ctx.imageEndpoint(), await ctx.imageToken?.(row));
   try {
     await computeClient(ctx.bus, m.source_compute!).cast('resize_instance', {
       request_id: m.request_id,

@@ -63,8 +63,14 @@ describe('image download token in build messages', () => {
   test('no token when the instance user has no role on its project (the download is refused as for the user)', async () => {
     const bob = await cloud.realUser();
     const imageToken = cloud.conductor.context.imageToken!;
-    assert.ok(await imageToken({ uuid: 'x', user_id: bob.userId, project_id: bob.projectId }));
-    await cloud.identity.database.db('assignments').where({ actor_id: bob.userId }).delete();
+    const first = await imageToken({ uuid: 'x', user_id: bob.userId, project_id: bob.projectId });
+    assert.ok(first);
+    // Reused for the same user and project while it verifies.
+    assert.equal(await imageToken({ uuid: 'y', user_id: bob.userId, project_id: bob.projectId }), first);
+    // Identity's grant removal: the assignments go and the user's tokens on the project are revoked, the reused one among them.
+    const roles: { id: string }[] = (await cloud.identity.call('GET', `/v3/projects/${bob.projectId}/users/${bob.userId}/roles`)).body.roles;
+    assert.ok(roles.length);
+    for (const r of roles) assert.equal((await cloud.identity.call('DELETE', `/v3/projects/${bob.projectId}/users/${bob.userId}/roles/${r.id}`)).status, 204);
     assert.equal(await imageToken({ uuid: 'x', user_id: bob.userId, project_id: bob.projectId }), undefined);
   });
 });

@@ -4,14 +4,14 @@
 // puts right what crashes and lost messages leave behind. Instance rows are
 // put in directly, as the servers API would create them. The last suite runs
 // `nubo scheduler` twice and `nubo compute` twice as processes on PostgreSQL
-// and RabbitMQ (NUBO_TEST_POSTGRES_URL, NUBO_TEST_RABBITMQ_URL).
+// and RabbitMQ (NUBO_TEST_POSTGRES_URL, NUBO_TEST_RABBITMQ_URL), in a vhost
+// of its own so that its processes' queues meet no other test's.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import amqp from 'amqplib';
 import { createMemoryBus } from '../../lib/bus/memory.ts';
 import { createRabbitBus } from '../../lib/bus/rabbitmq/index.ts';
 import type { Bus } from '../../lib/bus/bus.ts';
@@ -31,6 +31,7 @@ import { loadHostStates } from '../../scheduler/hosts.ts';
 import { schedulerClient } from '../../scheduler/rpc.ts';
 import type { SchedulerOptions } from '../../scheduler/state.ts';
 import { pgliteDatabase, postgresDatabase, type TestDatabase } from '../support/db.ts';
+import { addRabbitVhost } from '../support/rabbitmq-vhost.ts';
 import { addComputeHost } from '../support/compute-rows.ts';
 
 const logger = createLogger({ level: process.env.NUBO_LOG_LEVEL ?? 'silent', name: 'conductor-test' });
@@ -603,12 +604,14 @@ describe('conductor: concurrent conductors on PostgreSQL', () => {
 // ─── distributed: two schedulers and two compute agents as processes ───
 
 const nubo = fileURLToPath(new URL('../../bin/nubo.js', import.meta.url));
-const rabbitUrl = process.env.NUBO_TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const brokerUrl = process.env.NUBO_TEST_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 describe('conductor: processes on PostgreSQL and RabbitMQ', () => {
   test('two `nubo scheduler` and two `nubo compute` processes build, spread and delete instances', async () => {
     const database = await postgresDatabase();
     const { db } = database;
+    const vhost = addRabbitVhost(brokerUrl);
+    const rabbitUrl = vhost.url;
     const tag = randomBytes(3).toString('hex');
     const hosts = [`proc-${tag}-a`, `proc-${tag}-b`];
     const env = {
@@ -667,14 +670,7 @@ describe('conductor: processes on PostgreSQL and RabbitMQ', () => {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await bus.close();
       await database.drop();
-      const conn = await amqp.connect(rabbitUrl);
-      try {
-        const ch = await conn.createChannel();
-        for (const host of hosts) await ch.deleteQueue(`nubo.topic.${computeTopic(host)}`);
-        await ch.close();
-      } finally {
-        await conn.close();
-      }
+      await vhost.drop();
     }
   });
 });

@@ -5,7 +5,7 @@ import { badRequest, forbidden } from '../../../lib/errors.ts';
 import { schedulerClient } from '../../../scheduler/rpc.ts';
 import { authorizeCompute, type ComputeCaller } from '../caller.ts';
 import type { ComputeContext } from '../context.ts';
-import { extraSpecsOf, getFlavor, type FlavorRow } from '../flavors/store.ts';
+import { extraSpecsOf, getFlavorWithExtraSpecs, type FlavorRow } from '../flavors/store.ts';
 import { getKeypair } from '../keypairs/store.ts';
 import { parseBool } from '../query.ts';
 import { isUnlimited } from '../quotas/resources.ts';
@@ -100,8 +100,8 @@ const idFromHref = (href: string) => {
 
 const toInt = (v: number | string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
 
-/** The flavor as the instance keeps it (Nova's object field names). */
-export async function flavorCopy(ctx: ComputeContext, f: FlavorRow): Promise<StoredFlavor> {
+/** The flavor as the instance keeps it (Nova's object field names); its extra specs are read unless given. */
+export async function flavorCopy(ctx: ComputeContext, f: FlavorRow, extraSpecs?: Record<string, string>): Promise<StoredFlavor> {
   return {
     flavorid: f.flavorid,
     name: f.name,
@@ -112,7 +112,7 @@ export async function flavorCopy(ctx: ComputeContext, f: FlavorRow): Promise<Sto
     swap: f.swap,
     rxtx_factor: f.rxtx_factor,
     description: f.description,
-    extra_specs: (await extraSpecsOf(ctx.db, [f.id])).get(f.id) ?? {},
+    extra_specs: extraSpecs ?? (await extraSpecsOf(ctx.db, [f.id])).get(f.id) ?? {},
   };
 }
 
@@ -280,7 +280,9 @@ export async function createServers(
   const flavorId = idFromHref(String(server.flavorRef));
   const groupUuid = typeof hints.group === 'string' ? hints.group : undefined;
   const [flavorRow, zones, image, kp, quotas, group] = await Promise.all([
-    getFlavor(ctx.db, flavorId, { isAdmin: caller.isAdmin, projectId }).then(async (f) => (f && !f.disabled ? { row: f, copy: await flavorCopy(ctx, f) } : undefined)),
+    getFlavorWithExtraSpecs(ctx.db, flavorId, { isAdmin: caller.isAdmin, projectId }).then(async (f) =>
+      f && !f.disabled ? { row: f, copy: await flavorCopy(ctx, f, f.extra_specs) } : undefined,
+    ),
     az.zone && !az.host ? store.availableZones(ctx.db, COMPUTE_BINARY) : undefined,
     visibleImage(ctx, caller, imageRef),
     server.key_name !== undefined ? getKeypair(ctx.db, caller.userId, server.key_name) : undefined,
@@ -376,10 +378,8 @@ export async function createServers(
         access_ip_v6: server.accessIPv6 === undefined ? null : canonicalIpv6(server.accessIPv6),
       };
     });
-    const inserted = await store.insertInstances(trx, news);
-    const uuids = inserted.map((r) => r.uuid);
-    await store.recordActions(trx, uuids, { action: 'create', requestId, userId: caller.userId, projectId });
-    if (group) await store.addGroupMembers(trx, group.uuid, uuids);
+    const inserted = await store.insertInstancesWithAction(trx, news, { action: 'create', requestId, userId: caller.userId, projectId });
+    if (group) await store.addGroupMembers(trx, group.uuid, inserted.map((r) => r.uuid));
     return inserted.sort((a, b) => a.launch_index - b.launch_index);
   });
 

@@ -101,6 +101,24 @@ export async function insertInstances(trx: Conn, rows: NewInstance[]): Promise<I
   return (await instances(trx).insert(rows.map((r) => asRow(r as Partial<InstanceRow>)) as never).returning('*')) as InstanceRow[];
 }
 
+/**
+ * Inserts new instances and records the same action (a create) for each, in
+ * one statement: the action rows are made from the inserted ones (their
+ * foreign key is checked at the statement's end, when both are in).
+ */
+export async function insertInstancesWithAction(trx: Conn, rows: NewInstance[], a: Omit<NewAction, 'uuid'>): Promise<InstanceRow[]> {
+  if (!rows.length) return [];
+  const inserted = instances(trx).insert(rows.map((r) => asRow(r as Partial<InstanceRow>)) as never).returning('*');
+  const now = new Date();
+  const acted = trx.raw(
+    `insert into instance_actions (instance_uuid, action, request_id, user_id, project_id, start_time, finish_time, message)
+     select uuid, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, ? from inserted
+     on conflict (instance_uuid, request_id) do nothing`,
+    [a.action, a.requestId, a.userId, a.projectId, now, a.finished ? now : null, a.message ?? null],
+  );
+  return (await trx.with('inserted', inserted).with('acted', acted).select('*').from('inserted')) as InstanceRow[];
+}
+
 /** The instance, deleted or not. */
 export async function getInstance(db: Conn, uuid: string): Promise<InstanceRow | undefined> {
   return instances(db).where({ uuid }).first();
@@ -163,23 +181,23 @@ export async function lockProjectQuota(trx: Knex.Transaction, projectId: string)
  * instance row has the new flavor).
  */
 export async function instanceUsage(db: Conn, projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
-  const q = instances(db).where({ project_id: projectId }).whereNull('deleted_at');
-  if (userId !== undefined) q.where({ user_id: userId });
-  const [r] = (await q.select(db.raw('count(*) as n, coalesce(sum(vcpus), 0) as cores, coalesce(sum(memory_mb), 0) as ram'))) as unknown as {
-    n: string | number;
-    cores: string | number;
-    ram: string | number;
-  }[];
+  const live = instances(db).where({ project_id: projectId }).whereNull('deleted_at');
+  if (userId !== undefined) live.where({ user_id: userId });
+  live.select(db.raw('count(*) as n, coalesce(sum(vcpus), 0) as cores, coalesce(sum(memory_mb), 0) as ram'));
   const growing = db('migrations as m')
     .join('instances as i', 'i.uuid', 'm.instance_uuid')
     .where('i.project_id', projectId)
     .whereNull('i.deleted_at')
     .whereIn('m.status', [...BEFORE_FINISH]);
   if (userId !== undefined) growing.where('i.user_id', userId);
-  const [g] = (await growing.select(
+  growing.select(
     db.raw('coalesce(sum(greatest(m.new_vcpus - m.old_vcpus, 0)), 0) as cores, coalesce(sum(greatest(m.new_memory_mb - m.old_memory_mb, 0)), 0) as ram'),
-  )) as unknown as { cores: string | number; ram: string | number }[];
-  return { instances: Number(r.n), cores: Number(r.cores) + Number(g.cores), ram: Number(r.ram) + Number(g.ram) };
+  );
+  // One statement (it runs under the project's quota lock on every create): both counts side by side.
+  const [r] = (await db
+    .select(db.raw('u.n, u.cores + g.cores as cores, u.ram + g.ram as ram'))
+    .from(db.raw('(?) as u cross join (?) as g', [live, growing]))) as unknown as { n: string | number; cores: string | number; ram: string | number }[];
+  return { instances: Number(r.n), cores: Number(r.cores), ram: Number(r.ram) };
 }
 
 /** Puts instances in a server group. */
