@@ -15,7 +15,7 @@ import { ImageUnacceptable, type ImageMeta, type Vif } from '../../compute-drive
 import { sampleInstance } from '../../compute-driver/drivers/fake/samples.ts';
 import { buildConfigDrive, networkData } from '../../compute-driver/drivers/qemu/config-drive.ts';
 import { InstanceDir } from '../../compute-driver/drivers/qemu/instance-dir.ts';
-import { cpuTopology, machineArgs, OVMF_CODE, withAccel } from '../../compute-driver/drivers/qemu/machine.ts';
+import { cpuTopology, machineArgs, OVMF_CODE, withAccel, withSerialSocket } from '../../compute-driver/drivers/qemu/machine.ts';
 
 const tcg = { accel: 'tcg' as const, cpu: 'max', reason: 'test' };
 const dir = new InstanceDir('/srv/nubo/instances', '11111111-2222-4333-8444-555555555555');
@@ -25,6 +25,14 @@ const flavor = (vcpus: number, extra_specs: Record<string, string> = {}) => ({ f
 const devices = (args: string[]) => args.filter((_, i) => args[i - 1] === '-device');
 
 describe('qemu machine arguments', () => {
+  test('a launch record from before the serial console gets the logging socket chardev; a current one is left as it is', () => {
+    const now = machineArgs(sampleInstance({ flavor: flavor(1) }), imageWith({}), tcg, dir, disks);
+    assert.deepEqual(withSerialSocket(now, dir), now);
+    const old = now.map((a) => (a.startsWith('socket,id=serial0,') ? `file,id=serial0,path=${dir.console},append=on` : a));
+    assert.notDeepEqual(old, now);
+    assert.deepEqual(withSerialSocket(old, dir), now);
+  });
+
   test('the CPU topology comes from the flavor, then the image, and must make the vCPU count', () => {
     assert.deepEqual(cpuTopology(sampleInstance({ flavor: flavor(4) }), imageWith({})), { sockets: 4, cores: 1, threads: 1 });
     assert.deepEqual(cpuTopology(sampleInstance({ flavor: flavor(4, { 'hw:cpu_cores': '2' }) }), imageWith({})), { sockets: 2, cores: 2, threads: 1 });

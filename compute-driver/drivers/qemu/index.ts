@@ -8,14 +8,13 @@
  * finds. Power actions: power.ts; snapshots: snapshot.ts; remote consoles:
  * consoles.ts; resize and cold migration: migration.ts.
  */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../../lib/log.ts';
 import {
   DriverError,
   InstanceNotFound,
   noCapabilities,
-  tailLines,
   type BlockDeviceInfo,
   type ComputeDriver,
   type ConsoleKind,
@@ -36,11 +35,12 @@ import {
 import { PowerState } from '../../states.ts';
 import { detectAccel, type Accel, type AccelMode } from './accel.ts';
 import { buildConfigDrive } from './config-drive.ts';
+import { readConsoleLog, rotateConsoleLog } from './console-log.ts';
 import { consoleSocketOf } from './consoles.ts';
 import { prepareDisks } from './disks.ts';
 import { ImageCache } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
-import { machineArgs, withAccel } from './machine.ts';
+import { machineArgs, withAccel, withSerialSocket } from './machine.ts';
 import { Migrations, type MigrationHost } from './migration.ts';
 import { GuestMonitor } from './monitor.ts';
 import { PowerActions, type GuestHost } from './power.ts';
@@ -62,8 +62,8 @@ export interface QemuDriverOptions {
   logger?: Logger;
 }
 
-/** Nova keeps the last 100 KiB of a console log (MAX_CONSOLE_BYTES). */
-const MAX_CONSOLE_BYTES = 100 * 1024;
+/** How often the guests' console logs are checked for rotation (console-log.ts). */
+const CONSOLE_ROTATION_MS = 60_000;
 
 export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
   readonly type = 'qemu';
@@ -88,6 +88,7 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
   private version = '0.0.0';
   private host = 'localhost';
   private listener: ((event: LifecycleEvent) => void) | null = null;
+  private consoleRotation: NodeJS.Timeout | null = null;
 
   constructor(opts: QemuDriverOptions) {
     this.stateDir = opts.stateDir;
@@ -149,9 +150,12 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
       }
     }
     await this.images.sweep((id) => this.imageInUse(id));
+    this.consoleRotation = setInterval(() => void this.rotateConsoleLogs(), CONSOLE_ROTATION_MS).unref();
   }
 
   async cleanupHost(_host?: string): Promise<void> {
+    if (this.consoleRotation) clearInterval(this.consoleRotation);
+    this.consoleRotation = null;
     for (const m of this.monitors.values()) m.detach();
     this.monitors.clear();
     this.listener = null;
@@ -297,20 +301,10 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
     return this.moves.finishRevertMigration(instance, migration, powerOn);
   }
 
-  async getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
-    const dir = this.existing(instance);
-    const fh = await open(dir.console, 'r').catch(() => null);
-    if (!fh) return '';
-    try {
-      const { size } = await fh.stat();
-      const length = Math.min(size, MAX_CONSOLE_BYTES);
-      const buf = Buffer.alloc(length);
-      await fh.read(buf, 0, length, size - length);
-      return tailLines(buf.toString('utf8'), tailLength);
-    } finally {
-      await fh.close();
-    }
+  getConsoleOutput(instance: InstanceRef, tailLength?: number | null): Promise<string> {
+    return readConsoleLog(this.existing(instance), tailLength);
   }
+
 
   async getAvailableResources(): Promise<HostResources> {
     return hostResources({ stateDir: this.stateDir, host: this.host, accel: this.accel, qemuVersion: this.version, instances: await this.records() });
@@ -337,7 +331,8 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
   /** Starts the guest from its launch record (resuming from `incoming` when given) and watches it. */
   async start(dir: InstanceDir, record: LaunchRecord, incoming?: string): Promise<GuestMonitor> {
     await dir.clearMarkers();
-    const argv = incoming ? record.argv : withAccel(record.argv, this.accel);
+    await rotateConsoleLog(dir);
+    const argv = withSerialSocket(incoming ? record.argv : withAccel(record.argv, this.accel), dir);
     const pid = await launch(dir, argv, { qemu: this.qemu, incoming, paused: Boolean(incoming) });
     try {
       return await this.attach(dir, pid);
@@ -390,6 +385,13 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
     if (pid) await killGuest(pid, dir);
     this.monitors.delete(dir.uuid);
     await dir.remove();
+  }
+
+  /** Keeps every guest's console log bounded (console-log.ts); a failure waits for the next round. */
+  private async rotateConsoleLogs(): Promise<void> {
+    for (const uuid of await instanceUuids(this.stateDir).catch(() => [])) {
+      await rotateConsoleLog(this.dir(uuid)).catch((err) => this.log.warn({ uuid, err }, 'console log rotation failed'));
+    }
   }
 
   private async records(): Promise<LaunchRecord[]> {

@@ -110,7 +110,7 @@ export function machineArgs(instance: InstanceSpec, image: ImageMeta, accel: Acc
     '-chardev', `socket,id=qmp,path=${dir.qmp},server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
     // The serial port: a console socket for the proxy that also logs everything to console.log (os-getConsoleOutput).
-    '-chardev', `socket,id=serial0,path=${dir.serial},server=on,wait=off,logfile=${dir.console},logappend=on`,
+    '-chardev', serialChardev(dir),
     '-device', 'isa-serial,chardev=serial0',
     '-vga', 'std',
     '-display', 'none',
@@ -134,6 +134,13 @@ export function machineArgs(instance: InstanceSpec, image: ImageMeta, accel: Acc
  * (power on, hard reboot) gets what this host runs now, not what it had when
  * it was created. (A resumed guest keeps its own: its saved state needs them.)
  */
+const serialChardev = (dir: InstanceDir) => `socket,id=serial0,path=${dir.serial},server=on,wait=off,logfile=${dir.console},logappend=on`;
+
+/** The serial chardev as it is made now (a socket that logs) for launch records written before the serial console: the chardev's kind is not part of a saved state, so a resume takes it too. */
+export function withSerialSocket(argv: string[], dir: InstanceDir): string[] {
+  return argv.map((arg, i) => (argv[i - 1] === '-chardev' && arg.startsWith('file,id=serial0,') ? serialChardev(dir) : arg));
+}
+
 export function withAccel(argv: string[], accel: Accel): string[] {
   return argv.map((arg, i) => {
     if (argv[i - 1] === '-machine') return arg.replace(/accel=[a-z]+/, `accel=${accel.accel}`);
