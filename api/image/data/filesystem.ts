@@ -3,9 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { copyFile, link, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createFileWriter } from './file-writer.ts';
-import type { DataWriter, ImageDataStore, StoreArea, StoreEntry, StoredData } from './store-backend.ts';
+import { sendFile } from './send-file.ts';
+import type { DataWriter, ImageDataStore, OpenedData, StoreArea, StoreEntry, StoredData } from './store-backend.ts';
 
-/** Read size for downloads: large reads keep syscalls and stream overhead low. */
+/** Read size of a stream of stored data (imports): large reads keep syscalls and stream overhead low. Downloads use send-file.ts. */
 const READ_CHUNK = 1024 * 1024;
 const TEMP_PREFIX = '.tmp-';
 const AREA_PREFIX: Record<StoreArea, string> = { images: '', staging: 'staging/' };
@@ -57,6 +58,16 @@ export function createFilesystemStore(dir: string, opts: { directIo?: boolean } 
     return location;
   }
 
+  /** The file at `location`, opened for reading, or undefined when there is none. */
+  async function openFile(location: string) {
+    try {
+      return await open(pathOf(location), 'r');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
   return {
     async delete(location) {
       await rm(pathOf(location), { force: true });
@@ -83,17 +94,28 @@ export function createFilesystemStore(dir: string, opts: { directIo?: boolean } 
     },
 
     async read(location, range): Promise<StoredData | undefined> {
-      let fh;
-      try {
-        fh = await open(pathOf(location), 'r');
-      } catch (e) {
-        if (errno(e) === 'ENOENT') return undefined;
-        throw e;
-      }
+      const fh = await openFile(location);
+      if (!fh) return undefined;
       try {
         const { size } = await fh.stat();
         const stream = fh.createReadStream({ start: range?.start ?? 0, end: range?.end, highWaterMark: READ_CHUNK });
         return { size, stream };
+      } catch (e) {
+        await fh.close();
+        throw e;
+      }
+    },
+
+    async open(location, range): Promise<OpenedData | undefined> {
+      const fh = await openFile(location);
+      if (!fh) return undefined;
+      try {
+        const { size } = await fh.stat();
+        return {
+          size,
+          send: (out) => sendFile(fh, out, range?.start ?? 0, range?.end ?? size - 1),
+          close: () => fh.close(),
+        };
       } catch (e) {
         await fh.close();
         throw e;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unsupportedMediaType } from '../../../lib/errors.ts';
 import type { ImageContext } from '../context.ts';
 import { callerOf } from '../images/access.ts';
+import { sendData } from './send-reply.ts';
 import { downloadImageData, uploadImageData } from './service.ts';
 import { assertStoreHeader } from './stores.ts';
 
@@ -55,7 +56,7 @@ export function registerImageDataRoutes(app: FastifyInstance, ctx: ImageContext)
   app.get<{ Params: IdParams }>('/v2/images/:image_id/file', { exposeHeadRoute: false }, async (request, reply) => {
     const caller = callerOf(request, ctx);
     const download = await downloadImageData(ctx, caller, request.params.image_id, request.headers.range);
-    reply.code(download.status).headers(download.headers);
-    return download.stream ? reply.send(download.stream) : reply.send();
+    if (download.data) return sendData(reply, download.status, download.headers, download.data);
+    return reply.code(download.status).headers(download.headers).send();
   });
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { OpenedData } from './store-backend.ts';
 import { forbidden } from '../../../lib/errors.ts';
 import type { ImageContext } from '../context.ts';
 import { authorizeImage, findVisibleImage, type ImageCaller } from '../images/access.ts';
@@ -30,7 +31,8 @@ export async function uploadImageData(ctx: ImageContext, caller: ImageCaller, id
 export interface Download {
   status: 200 | 204 | 206;
   headers: Record<string, string>;
-  stream?: Readable;
+  /** The data to send (200 and 206), opened: the caller sends it and closes it. */
+  data?: OpenedData;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function downloadImageData(ctx: ImageContext, caller: ImageCaller, 
   if (!image.location) return { status: 204, headers: {} };
   const size = Number(image.size);
   const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, size);
-  const data = await ctx.store.read(image.location, range);
+  const data = await ctx.store.open(image.location, range);
   if (!data) {
     ctx.logger.warn({ image_id: id, location: image.location }, 'image data missing from the store');
     return { status: 204, headers: {} };
@@ -58,5 +60,5 @@ export async function downloadImageData(ctx: ImageContext, caller: ImageCaller, 
   };
   if (image.checksum) headers['content-md5'] = image.checksum;
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-  return { status: range ? 206 : 200, headers, stream: data.stream };
+  return { status: range ? 206 : 200, headers, data };
 }

@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import type { SendOutcome } from './send-file.ts';
 
 /**
  * Where image data lives. The data helper's filesystem store implements it;
@@ -16,6 +17,8 @@ export interface ImageDataStore {
   create(imageId: string, area: StoreArea): Promise<DataWriter>;
   /** The data at `location` (bytes start…end inclusive when given), or undefined when there is none. */
   read(location: string, range?: { start: number; end: number }): Promise<StoredData | undefined>;
+  /** The data at `location` opened for sending (bytes start…end inclusive when given), or undefined when there is none. */
+  open(location: string, range?: { start: number; end: number }): Promise<OpenedData | undefined>;
   /** Publishes the data at `location` also under a new location in `area` (the original stays). */
   duplicate(location: string, imageId: string, area: StoreArea): Promise<string>;
   /** Everything the store holds, finished or not, for the sweeper. */
@@ -40,6 +43,16 @@ export interface StoredData {
   /** Size of the whole data, whatever range was asked for. */
   size: number;
   stream: Readable;
+}
+
+/** Data opened for a download: sent once, closed always. */
+export interface OpenedData {
+  /** Size of the whole data, whatever range was asked for. */
+  size: number;
+  /** Writes the data (the range given to `open`) to `out`, an HTTP response whose head is written, and ends it; see send-file.ts. */
+  send(out: Writable): Promise<SendOutcome>;
+  /** Releases the data; call it once, after `send` settled or instead of it. */
+  close(): Promise<void>;
 }
 
 export interface StoreEntry {
