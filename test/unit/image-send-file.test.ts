@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +76,30 @@ test('a file shorter than its range rejects and destroys the sink (a cut body)',
   await assert.rejects(sendFile(fh, sink, 0, 1999), /ended at byte 1000/);
   await fh.close();
   assert.ok(sink.destroyed);
+});
+
+test('with O_DIRECT, reads aligned blocks and sends just the range, to an unaligned end of file', async (t) => {
+  const data = randomBytes(1024 * 1024 + 4321);
+  const path = join(dir, 'direct');
+  writeFileSync(path, data);
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_DIRECT);
+  } catch {
+    return t.skip('no O_DIRECT on this filesystem');
+  }
+  try {
+    for (const [from, to] of [
+      [0, data.length - 1],
+      [4095, 4097],
+      [5000, data.length - 1],
+      [300 * 1024 + 1, 700 * 1024 - 1],
+    ]) {
+      const { sink, got } = slowSink(0);
+      assert.equal(await sendFile(fh, sink, from, to, { chunk: 64 * 1024, depth: 2, align: 4096 }), 'sent');
+      assert.ok(Buffer.concat(got).equals(data.subarray(from, to + 1)), `bytes ${from}-${to}`);
+    }
+  } finally {
+    await fh.close();
+  }
 });

@@ -10,7 +10,7 @@ import { BLOCK_ALIGN } from './blocks.ts';
  */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 /** What open or write answer when a filesystem, a buffer or an offset does not suit direct I/O. */
-const NO_DIRECT = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUP']);
+export const NO_DIRECT = new Set(['EINVAL', 'EOPNOTSUPP', 'ENOTSUP']);
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code ?? '';
 const roundUp = (n: number) => Math.ceil(n / BLOCK_ALIGN) * BLOCK_ALIGN;

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { allocateBlocks } from './blocks.ts';
 
 /**
  * Size of each send buffer: small enough to stay in the CPU caches between
@@ -7,6 +8,12 @@ import type { Writable } from 'node:stream';
  * malloc's mmap threshold), large enough to keep syscalls few.
  */
 export const SEND_CHUNK = 256 * 1024;
+/**
+ * Size of each send buffer of a file read with O_DIRECT: the disk fills it
+ * without the CPU (no cache to stay in), and each read waits for the disk,
+ * so fewer, larger reads keep it busy.
+ */
+export const SEND_CHUNK_DIRECT = 1024 * 1024;
 /** Buffers per send: one being read into while the others wait in the socket. */
 export const SEND_DEPTH = 4;
 
@@ -21,6 +28,10 @@ export type SendOutcome = 'sent' | 'closed';
  * allocated per chunk and none is copied on the way. Memory stays at
  * `depth` × `chunk` whatever the client's pace.
  *
+ * With `align` (a file opened with O_DIRECT), reads start and end on
+ * multiples of it, into page-aligned buffers, and the bytes outside the
+ * range are left out of what is sent.
+ *
  * Resolves once no read is in flight, so the caller may close `file`: with
  * 'sent', or 'closed' when `out` closed first (the client disconnected).
  * A read error destroys `out` (the client sees a cut body, as a response
@@ -32,14 +43,20 @@ export function sendFile(
   out: Writable,
   start: number,
   end: number,
-  opts: { chunk?: number; depth?: number } = {},
+  opts: { chunk?: number; depth?: number; align?: number } = {},
 ): Promise<SendOutcome> {
   const total = end - start + 1;
-  const chunk = Math.max(1, Math.min(opts.chunk ?? SEND_CHUNK, total));
+  const align = opts.align ?? 1;
   const depth = opts.depth ?? SEND_DEPTH;
+  // Aligned buffers come whole from allocateBlocks (64 KiB multiples); others are cut to small ranges.
+  const chunk = align > 1 ? (opts.chunk ?? SEND_CHUNK) : Math.max(1, Math.min(opts.chunk ?? SEND_CHUNK, total));
+  const down = (n: number) => Math.floor(n / align) * align;
+  const up = (n: number) => Math.ceil(n / align) * align;
   return new Promise((resolve, reject) => {
-    const free: Buffer[] = [];
-    let made = 0;
+    // Aligned buffers are made up front, as many as the range needs (up to `depth`); others on first use.
+    const aligned = align > 1;
+    const free: Buffer[] = aligned && total > 0 ? allocateBlocks(Math.min(depth, Math.ceil((up(end + 1) - down(start)) / chunk)), chunk) : [];
+    let made = aligned ? depth : 0;
     let position = start;
     let reading = false;
     /** Set once the outcome is known; resolve or reject when no read is in flight. */
@@ -71,13 +88,17 @@ export function sendFile(
       const buf = take();
       if (!buf) return; // a write callback resumes
       reading = true;
-      file.read(buf, 0, Math.min(buf.length, end - position + 1), position).then(
+      // Where the read starts: `position`, or the aligned offset before it; the bytes before `position` are not sent.
+      const at = down(position);
+      file.read(buf, 0, Math.min(buf.length, up(end + 1) - at), at).then(
         ({ bytesRead }) => {
           reading = false;
           if (outcome) return settle();
-          if (bytesRead === 0) return fail(new Error(`image data ended at byte ${position}, before ${end + 1}`));
-          position += bytesRead;
-          out.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), (err) => {
+          const skip = position - at;
+          const useful = Math.min(bytesRead, end + 1 - at) - skip;
+          if (useful <= 0) return fail(new Error(`image data ended at byte ${position}, before ${end + 1}`));
+          position += useful;
+          out.write(skip === 0 && useful === buf.length ? buf : buf.subarray(skip, skip + useful), (err) => {
             // A failed write (the socket is gone) ends the send through 'close'; the buffer is dropped.
             if (err) return;
             free.push(buf);
