@@ -15,6 +15,14 @@
  * one round rather than one case. Wall-clock figures depend on what else
  * runs; the CPU seconds per GiB much less so.
  *
+ * The download runs twice per round: first right after the upload (the
+ * store wrote the data with direct I/O, so it is not in the page cache),
+ * then again (read with direct I/O as well, from the disk, unless
+ * image.direct_io is false). The part costs include a bare node:http server
+ * streaming the file from the page cache, the floor the API's send is held
+ * to, and what a first read of direct-written data costs `cat` through the
+ * page cache (the kernel's time: several times a direct read here).
+ *
  * Variants (--variants, on by default) also upload with image.hashing_algorithm
  * sha256 (Glance's option; sha512 stays the default) and with image.direct_io
  * false (through the page cache, as before direct I/O).
@@ -24,7 +32,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync, type Hash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -134,8 +142,11 @@ async function hashCosts(path: string) {
   return { digest, perGiB };
 }
 
-/** CPU seconds per GiB (all threads) of writing up to 1 GiB of the file with the store's writer, buffered or direct, with the final fsync. */
-async function writeCost(src: string, dst: string, direct: boolean): Promise<{ cpu: number; seconds: number }> {
+/**
+ * CPU seconds per GiB (all threads) of writing up to 1 GiB of the file with the store's writer, buffered or direct, with the final fsync;
+ * and of `cat` reading the written file back once (the kernel's cost of a first read of data that is not in the page cache).
+ */
+async function writeCost(src: string, dst: string, direct: boolean): Promise<{ cpu: number; seconds: number; firstRead: number }> {
   const bytes = Math.min(size, GiB);
   const [block] = allocateBlocks(1, BLOCK);
   const t = process.hrtime.bigint();
@@ -145,8 +156,9 @@ async function writeCost(src: string, dst: string, direct: boolean): Promise<{ c
   await file.finish();
   const cpu = cpuNow() - c;
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  const read = await run('sh', ['-c', 'cat "$0" > /dev/null', dst]);
   rmSync(dst);
-  return { cpu: (cpu * GiB) / bytes, seconds };
+  return { cpu: (cpu * GiB) / bytes, seconds, firstRead: (read.childCpu * GiB) / bytes };
 }
 
 /** CPU seconds per GiB of a bare node:http server receiving the file from curl and discarding it, and of curl sending it. */
@@ -160,6 +172,22 @@ async function receiveCost(src: string): Promise<{ server: number; client: numbe
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const o = await run('curl', ['-sS', '-o', '/dev/null', '-T', src, '-H', 'Expect:', url]);
     return { server: (o.cpu * GiB) / size, client: (o.childCpu * GiB) / size };
+  } finally {
+    server.close();
+  }
+}
+
+/** CPU seconds per GiB of a bare node:http server streaming the file (fs.createReadStream piped to the response, from the page cache). */
+async function sendCost(src: string): Promise<number> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': size });
+    createReadStream(src).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const o = await run('curl', ['-sS', '-o', '/dev/null', url]);
+    return (o.cpu * GiB) / size;
   } finally {
     server.close();
   }
@@ -191,6 +219,7 @@ async function main() {
     await settle();
     const writeDirect = await writeCost(src, join(work, 'w.raw'), true);
     const receive = await receiveCost(src);
+    const send = await sendCost(src);
 
     const start = async (overrides: Record<string, unknown>) => {
       const h = await startImage({ overrides });
@@ -260,7 +289,11 @@ async function main() {
       const headers = join(work, 'headers.txt');
       const o = await run('curl', ['-sS', '-o', dst, '-D', headers, '-w', '%{http_code}', ...auth, `${d.base}/v2/images/${d.id}/file`]);
       if (o.out !== '200') throw new Error(`download answered ${o.out}`);
-      record('download (GET /file)', o);
+      record('download (GET /file), right after the upload', o);
+      // The same again: from the disk again with direct reads, else from the page cache.
+      const again = await run('curl', ['-sS', '-o', dst, '-w', '%{http_code}', ...auth, `${d.base}/v2/images/${d.id}/file`]);
+      if (again.out !== '200') throw new Error(`download answered ${again.out}`);
+      record('download again', again);
       if (round === 0) {
         const md5 = /^content-md5:\s*(\S+)/im.exec(readFileSync(headers, 'utf8'))?.[1];
         await run('cmp', [src, dst]);
@@ -314,8 +347,11 @@ async function main() {
     console.log(`| sha256 | ${h.sha256.toFixed(2)} |`);
     console.log(`| HTTP receive, bare node:http server discarding the body | ${receive.server.toFixed(2)} |`);
     console.log(`| HTTP send, the curl client | ${receive.client.toFixed(2)} |`);
+    console.log(`| HTTP send, bare node:http server streaming the file from the page cache (fs.createReadStream) | ${send.toFixed(2)} |`);
     console.log(`| store write through the page cache + fsync (all threads) | ${writeBuffered.cpu.toFixed(2)} (${(Math.min(size, GiB) / 1e6 / writeBuffered.seconds).toFixed(0)} MB/s) |`);
     console.log(`| store write with direct I/O + fsync (all threads) | ${writeDirect.cpu.toFixed(2)} (${(Math.min(size, GiB) / 1e6 / writeDirect.seconds).toFixed(0)} MB/s) |`);
+    console.log(`| first read of data written with direct I/O (cat, kernel time: not in the page cache) | ${writeDirect.firstRead.toFixed(2)} |`);
+    console.log(`| first read of data written through the page cache (cat) | ${writeBuffered.firstRead.toFixed(2)} |`);
     const sum = h.md5 + h.sha512 + receive.server + receive.client + writeDirect.cpu;
     const floor = Math.max(h.md5, sum / cores);
     console.log(
