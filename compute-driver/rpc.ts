@@ -48,8 +48,8 @@ import type {
 import type { PowerState, TaskState, VmState } from './states.ts';
 
 export * from './states.ts';
-export type { ConfirmResize, FinishResize, FinishRevertResize, MovingInstance, ResizeInstance, RevertResize } from './rpc-moves.ts';
-import type { ConfirmResize, FinishResize, FinishRevertResize, ResizeInstance, RevertResize } from './rpc-moves.ts';
+export type { CleanupMigration, ConfirmResize, FinishResize, FinishRevertResize, MigrationCleaned, MovingInstance, ResizeInstance, RevertResize } from './rpc-moves.ts';
+import type { CleanupMigration, ConfirmResize, FinishResize, FinishRevertResize, MigrationCleaned, ResizeInstance, RevertResize } from './rpc-moves.ts';
 export type {
   BlockDeviceInfo,
   CpuInfo,
@@ -281,6 +281,7 @@ export interface ComputeCasts {
   confirm_resize: ConfirmResize;
   revert_resize: RevertResize;
   finish_revert_resize: FinishRevertResize;
+  cleanup_migration: CleanupMigration;
 }
 
 /**
@@ -499,6 +500,7 @@ export interface ConductorCasts {
   instance_action_event: InstanceActionEvent;
   build_failed: BuildFailed;
   reconcile_report: ReconcileReport;
+  migration_cleaned: MigrationCleaned;
 }
 
 export interface ConductorCalls {
