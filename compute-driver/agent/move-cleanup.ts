@@ -4,14 +4,14 @@
  * _cleanup_incomplete_migrations removes the instance files of a failed move.
  * The conductor decides (it has the database: scheduler/conductor/
  * move-cleanup.ts); the agent only acts, under the instance's lock:
- * - as the source: driver.confirmMigration drops the disks kept aside, then
+ * - as the source: driver.confirmMigration drops the disks kept aside (a
+ *   driver without it kept nothing), then
  *   migration_cleaned tells the conductor, which marks the migration failed.
  *   A failure (or a lost acknowledgement) leaves the migration in error and
  *   the conductor asks again later.
  * - as the destination (never the instance's host):
  *   driver.cleanupMigrationDestination removes a half-made guest, best effort.
  */
-import { NotSupported } from '../driver.ts';
 import type { CleanupMigration } from '../rpc.ts';
 import type { FlowContext } from './flows.ts';
 
@@ -28,8 +28,8 @@ export async function cleanupMigration(ctx: FlowContext, msg: CleanupMigration):
   }
   if (m.source_compute !== host) return;
   try {
-    if (!driver.confirmMigration) throw new NotSupported('confirming a resize');
-    await driver.confirmMigration(msg.instance, m);
+    // A driver without resize kept nothing: acknowledged as it is.
+    await driver.confirmMigration?.(msg.instance, m);
   } catch (e) {
     log.warn({ ...fields, err: e }, 'could not drop the disks a move kept; the conductor will ask again');
     return;
