@@ -265,7 +265,9 @@ export type MigrationStatus =
   | 'confirmed'
   | 'reverting'
   | 'reverted'
-  | 'error';
+  | 'error'
+  /** error, and what the move left on its hosts removed (Nova's status after _cleanup_incomplete_migrations). */
+  | 'failed';
 
 /** A move of an instance (resize, cold migration) as drivers see it: where from, where to, which flavors. */
 export interface MigrationInfo {
@@ -369,6 +371,14 @@ export interface ComputeDriver {
   ): Promise<void>;
   /** On the SOURCE, after the user confirmed: deletes what migrateDiskAndPowerOff kept aside (the old disks). The destination's guest is untouched. */
   confirmMigration?(instance: InstanceRef, migration: MigrationInfo, networkInfo?: NetworkInfo): Promise<void>;
+  /**
+   * On the DESTINATION of a move that ended without confirm or revert (in
+   * error, or its instance deleted) while the instance is not on this host:
+   * removes a guest finishMigration left half made (an agent that died in
+   * it). A complete guest is left alone; nothing there succeeds. Optional:
+   * a driver whose finishMigration always cleans up after itself leaves it out.
+   */
+  cleanupMigrationDestination?(instance: InstanceRef, migration: MigrationInfo): Promise<void>;
   /**
    * On the SOURCE, after the destination destroyed its guest: brings back the
    * guest with the old flavor and the disks kept aside, RUNNING when powerOn,

@@ -2,7 +2,7 @@
  * The compute.<host> messages of resize and cold migration (part of the
  * contract in rpc.ts, which re-exports them).
  */
-import type { BlockDeviceInfo, ImageMeta, InstanceSpec, MigrationInfo, NetworkInfo } from './driver.ts';
+import type { BlockDeviceInfo, ImageMeta, InstanceRef, InstanceSpec, MigrationInfo, NetworkInfo } from './driver.ts';
 import type { InstanceAction, InstanceTarget } from './rpc.ts';
 
 /** An instance as a move's message carries it: the spec (with the flavor it is to have on that host) and its states. */
@@ -100,4 +100,33 @@ export interface FinishRevertResize extends InstanceAction {
   network_info: NetworkInfo;
   /** The old flavor's disks. */
   block_device_info: BlockDeviceInfo;
+}
+
+/**
+ * cast cleanup_migration — from the conductor (scheduler/conductor/
+ * move-cleanup.ts), to a host of a move that ended without confirm or
+ * revert: its instance was deleted, or the move is in error and the instance
+ * lives, settled, on another host. Not an instance action (no event, no
+ * instance_update: the instance may be gone). On the SOURCE the agent runs
+ * driver.confirmMigration (the kept disks go) and casts migration_cleaned
+ * back; on the DESTINATION (`destination` true, never the instance's host)
+ * driver.cleanupMigrationDestination removes a half-made guest. Idempotent:
+ * a re-sent one finds nothing and acknowledges again.
+ */
+export interface CleanupMigration {
+  request_id: string;
+  instance: InstanceRef;
+  migration: MigrationInfo;
+  /** This host is the move's destination, and the instance is not on it. */
+  destination: boolean;
+}
+
+/**
+ * cast migration_cleaned — to the conductor, from the source of a move after
+ * cleanup_migration: the migration goes from error to failed, and is not
+ * cleaned again. A lost one leaves it in error: the conductor asks again.
+ */
+export interface MigrationCleaned {
+  migration_uuid: string;
+  host: string;
 }

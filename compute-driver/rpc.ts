@@ -14,7 +14,9 @@
  *   image_snapshot, resize/migrate → resize_prep (cast by the conductor once
  *   it has a destination), revertResize → resize_reverting) and records
  *   the instance action under the request id. Only get_console_output,
- *   get_host_uptime and get_console_target are calls. Whatever the action, the agent casts instance_action_event
+ *   get_host_uptime and get_console_target are calls; cleanup_migration
+ *   (rpc-moves.ts) is no instance action: no event, no instance_update.
+ *   Whatever the action, the agent casts instance_action_event
  *   compute_<method> at its start and finish; when it fails, the agent
  *   records a fault and sets task_state back to null (Nova's
  *   reverts_task_state), unless a conditional update was refused (the task
@@ -48,8 +50,8 @@ import type {
 import type { PowerState, TaskState, VmState } from './states.ts';
 
 export * from './states.ts';
-export type { ConfirmResize, FinishResize, FinishRevertResize, MovingInstance, ResizeInstance, RevertResize } from './rpc-moves.ts';
-import type { ConfirmResize, FinishResize, FinishRevertResize, ResizeInstance, RevertResize } from './rpc-moves.ts';
+export type { CleanupMigration, ConfirmResize, FinishResize, FinishRevertResize, MigrationCleaned, MovingInstance, ResizeInstance, RevertResize } from './rpc-moves.ts';
+import type { CleanupMigration, ConfirmResize, FinishResize, FinishRevertResize, MigrationCleaned, ResizeInstance, RevertResize } from './rpc-moves.ts';
 export type {
   BlockDeviceInfo,
   CpuInfo,
@@ -281,6 +283,7 @@ export interface ComputeCasts {
   confirm_resize: ConfirmResize;
   revert_resize: RevertResize;
   finish_revert_resize: FinishRevertResize;
+  cleanup_migration: CleanupMigration;
 }
 
 /**
@@ -499,6 +502,7 @@ export interface ConductorCasts {
   instance_action_event: InstanceActionEvent;
   build_failed: BuildFailed;
   reconcile_report: ReconcileReport;
+  migration_cleaned: MigrationCleaned;
 }
 
 export interface ConductorCalls {

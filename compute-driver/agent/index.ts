@@ -33,6 +33,7 @@ import {
 } from './flows.ts';
 import { AgentStopping, createReporter, now } from './reporter.ts';
 import { KeyedSerializer } from './serializer.ts';
+import { cleanupMigration } from './move-cleanup.ts';
 import { confirmResize, finishResize, finishRevertResize, resizeInstance, revertResize } from './resize.ts';
 import { snapshotInstance } from './snapshot.ts';
 import { initInstance, syncInstance } from './sync.ts';
@@ -167,6 +168,7 @@ export function createComputeAgent(opts: ComputeAgentOptions): ComputeAgent {
     confirm_resize: accept('confirm_resize', confirmResize),
     revert_resize: accept('revert_resize', revertResize),
     finish_revert_resize: accept('finish_revert_resize', finishRevertResize),
+    cleanup_migration: accept('cleanup_migration', cleanupMigration),
     get_console_output: async ({ instance, tail_length }) => tailLines(await driver.getConsoleOutput(instance, tail_length), tail_length),
     get_host_uptime: async () => {
       if (!driver.getHostUptime) throw new NotSupported('get_host_uptime');

@@ -17,6 +17,7 @@ import {
   type InstanceOnHost,
   type InstanceUpdate,
   type InstanceUpdateResult,
+  type MigrationCleaned,
   type ReconcileReport,
   type ServiceUpdate,
 } from '../rpc.ts';
@@ -135,6 +136,7 @@ export function createReporter(opts: ReporterOptions) {
     buildFailed: (b: BuildFailed) => cast('build_failed', b),
     service: (s: ServiceUpdate) => cast('service_update', s),
     reconciled: (r: ReconcileReport) => cast('reconcile_report', r),
+    migrationCleaned: (m: MigrationCleaned) => cast('migration_cleaned', m),
     instancesOnHost: (): Promise<InstanceOnHost[]> => conductor.call('instances_on_host', { host }, timeout),
   };
 }

@@ -24,7 +24,8 @@ import { getNode, heartbeat } from '../compute-nodes/store.ts';
 import { reschedule } from './build.ts';
 import { inProgressOf } from './migration-store.ts';
 import { migrationInfoOf } from './move-messages.ts';
-import { endMovesOf, moveUpdate } from './resize.ts';
+import { endMovesOf, migrationCleaned } from './move-cleanup.ts';
+import { moveUpdate } from './resize.ts';
 import { ago, type ConductorContext } from './context.ts';
 import { instanceName } from './messages.ts';
 import * as store from './store.ts';
@@ -177,5 +178,6 @@ export function conductorHandlers(ctx: ConductorContext): ConductorServer {
     build_failed: (b) => buildFailed(ctx, b),
     instances_on_host: ({ host }) => instancesOnHost(ctx, host),
     reconcile_report: (r) => reconcileReport(ctx, r),
+    migration_cleaned: (m) => migrationCleaned(ctx, m),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { Db } from '../../lib/db/index.ts';
-import type { MigrationStatus } from '../../compute-driver/rpc.ts';
+import { COMPUTE_BINARY, VmState, type MigrationStatus } from '../../compute-driver/rpc.ts';
 
 type Conn = Db | Knex.Transaction;
 
@@ -82,7 +82,7 @@ export const stuckMigrations = (conn: Conn, statuses: readonly MigrationStatus[]
 /** Moves that are over (confirmed, reverted, error) whose consumer still holds allocations: left by a conductor that died in between. */
 export async function endedWithAllocations(conn: Conn, limit: number): Promise<MigrationRow[]> {
   return migrations(conn)
-    .whereIn('status', ['confirmed', 'reverted', 'error'])
+    .whereIn('status', ['confirmed', 'reverted', 'error', 'failed'])
     .whereExists(conn('allocations as a').select(conn.raw('1')).whereRaw('a.consumer_id = migrations.uuid::text'))
     .limit(limit);
 }
@@ -109,4 +109,64 @@ export async function listMigrations(conn: Conn, f: MigrationFilter): Promise<Mi
   if (f.beforeId !== undefined) q.where('id', '<', f.beforeId);
   if (f.limit !== undefined) q.limit(f.limit);
   return q;
+}
+
+/** The instance's moves that ended in error once their disks moved (a destination was chosen): the source may keep disks aside. */
+export const erroredMovesOf = (conn: Conn, instanceUuid: string): Promise<MigrationRow[]> =>
+  migrations(conn).where({ instance_uuid: instanceUuid, status: 'error' }).whereNotNull('source_compute').whereNotNull('dest_compute').orderBy('id');
+
+/** Moves under way whose instance is deleted (deleted where the API did not tell the conductor: its host was down). */
+export const inProgressOfDeleted = (conn: Conn, limit: number): Promise<MigrationRow[]> =>
+  migrations(conn)
+    .whereIn('status', [...IN_PROGRESS])
+    .whereExists(conn('instances as i').select(conn.raw('1')).whereRaw('i.uuid = migrations.instance_uuid').where((b) => b.whereNotNull('i.deleted_at').orWhere('i.vm_state', VmState.DELETED)))
+    .orderBy('id')
+    .limit(limit);
+
+/**
+ * Moves in error, not touched since `before`, whose source may still keep
+ * disks aside that nobody needs (move-cleanup.ts): the instance is deleted,
+ * or it is settled (active or stopped, no task, no move under way) on
+ * another host than the source, where the destination had made its guest
+ * (the move's compute_finish_resize succeeded: the kept disks are not its
+ * only copy). Only those whose source's compute service is up (seen since
+ * `downBefore`, not forced down): a cast to a dead host waits for it to be back.
+ */
+export function staleKeptDisks(conn: Conn, before: Date, downBefore: Date, limit: number): Promise<MigrationRow[]> {
+  const deleted = (b: Knex.QueryBuilder) => b.whereNotNull('i.deleted_at').orWhere('i.vm_state', VmState.DELETED);
+  const settledElsewhere = (b: Knex.QueryBuilder) =>
+    b
+      .whereRaw('i.host is distinct from m.source_compute')
+      .whereNull('i.task_state')
+      .whereIn('i.vm_state', [VmState.ACTIVE, VmState.STOPPED])
+      .whereNotExists(conn('migrations as o').select(conn.raw('1')).whereRaw('o.instance_uuid = m.instance_uuid').whereIn('o.status', [...IN_PROGRESS]))
+      .whereExists(
+        conn('instance_actions as a')
+          .join('instance_action_events as e', 'e.action_id', 'a.id')
+          .select(conn.raw('1'))
+          .whereRaw('a.instance_uuid = m.instance_uuid and a.request_id = m.request_id')
+          .where({ 'e.event': 'compute_finish_resize', 'e.result': 'Success' }),
+      );
+  return conn('migrations as m')
+    .join('instances as i', 'i.uuid', 'm.instance_uuid')
+    .select('m.*')
+    .where('m.status', 'error')
+    .whereNotNull('m.source_compute')
+    .whereNotNull('m.dest_compute')
+    .where('m.updated_at', '<', before)
+    .where((b) => b.where(deleted).orWhere(settledElsewhere))
+    .whereExists(
+      conn('compute_services as s')
+        .select(conn.raw('1'))
+        .whereRaw('s.host = m.source_compute')
+        .where({ 's.binary': COMPUTE_BINARY, 's.forced_down': false })
+        .where('s.last_seen_up', '>=', downBefore),
+    )
+    .orderBy('m.updated_at')
+    .limit(limit) as unknown as Promise<MigrationRow[]>;
+}
+
+/** Marks that the hosts were asked (again) to clean up after the move: updated_at now, while the status is still `status`. */
+export async function touchMigration(conn: Conn, uuid: string, status: MigrationStatus): Promise<boolean> {
+  return (await migrations(conn).where({ uuid, status }).update({ updated_at: conn.fn.now() } as never)) > 0;
 }

@@ -8,8 +8,9 @@
  *   as it was with a fault (if still in resize_prep), the migration to
  *   error, and the claims back to the instance (abortMove);
  * - confirming (the source never confirmed): the guest runs on the
- *   destination, so the move counts as confirmed (the source may keep its
- *   old disks until it is cleaned up), the instance active or stopped;
+ *   destination, so the move counts as confirmed, the instance active or
+ *   stopped, and the source is asked once more to drop its old disks
+ *   (move-cleanup.ts, best effort);
  * - migrating, post-migrating, reverting (a host died half way): the
  *   instance goes to error with a fault, the migration to error, and the
  *   claims are settled by where the instance is (settleAllocations).
@@ -19,6 +20,7 @@
 import { VmState } from '../../compute-driver/states.ts';
 import { ago, type ConductorContext } from './context.ts';
 import * as migrations from './migration-store.ts';
+import { askToCleanUp } from './move-cleanup.ts';
 import { abortMove, settleAllocations } from './resize.ts';
 import * as store from './store.ts';
 
@@ -39,6 +41,7 @@ export async function sweepStuckMoves(ctx: ConductorContext, limit: number): Pro
         ctx.log.warn({ uuid: m.instance_uuid, migration: m.uuid, source: m.source_compute }, 'the source never confirmed the resize; confirmed without it');
         await store.settleConfirmed(ctx.db, m.instance_uuid, m.old_vm_state === VmState.STOPPED ? VmState.STOPPED : VmState.ACTIVE, ctx.now());
         await settleAllocations(ctx, m, 'confirmed', null);
+        await askToCleanUp(ctx, m);
         done++;
         continue;
       }

@@ -22,7 +22,7 @@ import { scheduleInstances } from '../schedule.ts';
 import { NoValidHost } from '../select.ts';
 import type { ConductorContext } from './context.ts';
 import { refusal } from './handlers.ts';
-import { blockDeviceInfoOf, imageMetaOf, instanceName, requestSpecOf } from './messages.ts';
+import { blockDeviceInfoOf, imageMetaOf, requestSpecOf } from './messages.ts';
 import * as migrations from './migration-store.ts';
 import type { MigrationRow } from './migration-store.ts';
 import { flavorColumns, migrationFlavor, migrationInfoOf, movingInstanceOf } from './move-messages.ts';
@@ -54,10 +54,11 @@ async function event(ctx: ConductorContext, m: MigrationRow, name: string, outco
 
 /** Frees or returns what the migration holds once the move is over (see above). */
 export async function settleAllocations(ctx: ConductorContext, m: MigrationRow, status: MigrationStatus, instanceHost: string | null): Promise<void> {
-  const giveBack = status === 'reverted' || (status === 'error' && instanceHost === m.source_compute);
+  const ended = status === 'error' || status === 'failed';
+  const giveBack = status === 'reverted' || (ended && instanceHost === m.source_compute);
   if (giveBack) {
     if ((await ctx.placement.allocations(m.uuid)).length) await ctx.placement.moveAllocations(m.uuid, m.instance_uuid);
-  } else if (status === 'confirmed' || status === 'error') {
+  } else if (status === 'confirmed' || ended) {
     await ctx.placement.release(m.uuid);
   }
 }
@@ -159,27 +160,4 @@ export async function moveUpdate(ctx: ConductorContext, u: InstanceUpdate & { mi
   await settleAllocations(ctx, m, status, row.host);
   ctx.log.info({ uuid: u.uuid, migration: m.uuid, status, host: u.from_host }, 'move step');
   return { applied: true };
-}
-
-/**
- * An instance that was deleted ends its moves: each migration under way goes
- * to error and frees what it holds; a resize waiting for confirmation is
- * confirmed on its source first (Nova confirms before deleting), so the
- * source deletes the disks it kept.
- */
-export async function endMovesOf(ctx: ConductorContext, instanceUuid: string): Promise<void> {
-  for (let m = await migrations.inProgressOf(ctx.db, instanceUuid); m; m = await migrations.inProgressOf(ctx.db, instanceUuid)) {
-    await migrations.updateMigration(ctx.db, m.uuid, { status: 'error' });
-    await ctx.placement.release(m.uuid);
-    if (m.status === 'finished' && m.source_compute) {
-      const row = await store.getInstance(ctx.db, instanceUuid);
-      await computeClient(ctx.bus, m.source_compute)
-        .cast('confirm_resize', {
-          instance: { uuid: instanceUuid, name: row ? instanceName(row) : `instance-${instanceUuid}`, vm_state: VmState.DELETED, task_state: null },
-          request_id: m.request_id,
-          migration: migrationInfoOf(m),
-        })
-        .catch((e) => ctx.log.warn({ err: e, migration: m!.uuid }, 'could not ask the source to drop what it kept of a deleted server'));
-    }
-  }
 }

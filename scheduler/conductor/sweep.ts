@@ -16,10 +16,13 @@
  * - leaked claims: allocations of instances that are deleted, in error with
  *   no host, or claimed on a node that is not theirs: released.
  * - stuck moves: resizes and migrations that stopped half way (move-sweep.ts).
+ * - unfinished moves: what moves in error or of deleted servers keep on
+ *   their sources, asked to be dropped until it is (move-cleanup.ts).
  */
 import type { ConductorContext } from './context.ts';
 import { ago } from './context.ts';
 import { placeLeased, reschedule } from './build.ts';
+import { sweepUnfinishedMoves } from './move-cleanup.ts';
 import { sweepStuckMoves } from './move-sweep.ts';
 import { retryOf } from './messages.ts';
 import * as store from './store.ts';
@@ -96,6 +99,8 @@ export interface SweepResult {
   hostDown: number;
   leaked: number;
   moves: number;
+  /** Moves ended or whose hosts were asked to drop what they kept (move-cleanup.ts). */
+  cleanups: number;
 }
 
 /** One pass of every step. */
@@ -106,6 +111,7 @@ export async function sweep(ctx: ConductorContext): Promise<SweepResult> {
     hostDown: await sweepDownHosts(ctx),
     leaked: await sweepLeakedAllocations(ctx),
     moves: await sweepStuckMoves(ctx, SWEEP_BATCH),
+    cleanups: await sweepUnfinishedMoves(ctx, SWEEP_BATCH),
   };
   if (Object.values(result).some((n) => n > 0)) ctx.log.info(result, 'sweep put things right');
   return result;

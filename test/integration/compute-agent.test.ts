@@ -73,6 +73,7 @@ class ConductorDouble {
     instance_action_event: (e) => void this.events.push(e),
     build_failed: (b) => void this.buildFailures.push(b),
     reconcile_report: (r) => void this.reconciles.push(r),
+    migration_cleaned: () => undefined,
   };
 
   /** An instance the scheduler placed on `host`, as the conductor has it before casting the build. */

@@ -174,7 +174,8 @@ for (const [engine, database] of databaseEngines) describe(`resize, confirmResiz
     await cloud.rowWhen(id, () => !cloud.agents.get('node-1')!.driver.keptAside(id), 'the source to drop the kept guest');
     assert.deepEqual(await cloud.allocations(id), {});
     assert.deepEqual(await cloud.allocations(m.uuid), {});
-    assert.equal((await migration(id)).status, 'error');
+    // error, then failed once the source said it dropped what it kept (compute-move-cleanup.test.ts).
+    await cloud.rowWhen(id, async () => (await migration(id)).status === 'failed', 'the migration failed');
   });
 
   test('a driver without resize: NotSupported, the server back as it was with a fault, the claims back', async () => {

@@ -507,7 +507,7 @@ describe('conductor: crash safety', () => {
 
       // Before build_timeout only what does not depend on it is done.
       const early = await conductor.sweep();
-      assert.deepEqual(early, { unscheduled: 1, unstarted: 1, hostDown: 1, leaked: 1, moves: 0 });
+      assert.deepEqual(early, { unscheduled: 1, unstarted: 1, hostDown: 1, leaked: 1, moves: 0, cleanups: 0 });
       assert.equal((await cloud.row(midClaim.uuid)).host, null);
 
       for (const b of [lost, unstarted, orphan]) await cloud.settled(b.uuid, [VmState.ACTIVE]);
@@ -531,7 +531,7 @@ describe('conductor: crash safety', () => {
       assert.equal(await sweepLeakedAllocations(conductor.context), 1);
       assert.deepEqual(await cloud.allocations(lost.uuid), [await cloud.nodeUuid((await cloud.row(lost.uuid)).host)]);
 
-      assert.deepEqual(await conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0, moves: 0 }, 'nothing left to do');
+      assert.deepEqual(await conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0, moves: 0, cleanups: 0 }, 'nothing left to do');
     } finally {
       await cloud.close();
     }
@@ -544,7 +544,7 @@ describe('conductor: crash safety', () => {
       const old = new Date(Date.now() - 10 * 60_000);
       // Committed on host-a long ago, its conductor still casting (the broker was away): the lease is live.
       const casting = await addBuild(cloud.db, { host: 'host-a', updatedAt: old, requestSpec: { scheduling_lease: { owner: 'other:1:abc', at: new Date().toISOString() } } });
-      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0, moves: 0 });
+      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 0, hostDown: 0, leaked: 0, moves: 0, cleanups: 0 });
       assert.equal((await cloud.row(casting.uuid)).host, 'host-a');
       // Once the lease is older than build_timeout (its conductor died mid-cast), it is taken back.
       cloud.advance(buildTimeoutMs + 1000);
@@ -560,7 +560,7 @@ describe('conductor: crash safety', () => {
     try {
       const old = new Date(Date.now() - 10 * 60_000);
       const stuck = await addBuild(cloud.db, { host: 'host-a', updatedAt: old });
-      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 1, hostDown: 0, leaked: 0, moves: 0 });
+      assert.deepEqual(await cloud.conductor.sweep(), { unscheduled: 0, unstarted: 1, hostDown: 0, leaked: 0, moves: 0, cleanups: 0 });
       const row = await cloud.settled(stuck.uuid, [VmState.ERROR]);
       assert.match(row.fault.message, /^Exceeded maximum number of retries/);
     } finally {

@@ -5,7 +5,8 @@
 // resize stays on it (compute.allow_resize_to_same_host). The test guest
 // counts its boots on its root disk and prints the RAM it got: resize +
 // confirm shows the new memory on the same disk; a smaller disk is refused
-// with the guest running on; resize + revert brings the old memory back.
+// with the guest running on; resize + revert brings the old memory back; a
+// server deleted in VERIFY_RESIZE leaves no <uuid>_resize behind.
 // The image is the real image API's (private to the project, downloaded by
 // the agent with the build's image token; test/support/image-proxy.ts).
 import assert from 'node:assert/strict';
@@ -140,6 +141,23 @@ if (missing) {
       assert.equal((await cloud.call('DELETE', `/v2.1/servers/${id}`)).status, 204);
       await until(`server ${id} gone`, async () => (await cloud.call('GET', `/v2.1/servers/${id}`)).status === 404, 120_000);
       assert.deepEqual(entries(), []);
+      await assertComputeConsistent(cloud.db, { quotaInUse: cloud.quotaInUse, projects: [cloud.project.projectId] });
+    });
+
+    test('deleted in VERIFY_RESIZE: the agent drops <uuid>_resize and the base it pinned, the migration failed', async () => {
+      const r = await cloud.call('POST', '/v2.1/servers', { server: { name: 'qrz-del', imageRef: goodImage, flavorRef: flavors.small } }, user.token);
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const id = r.body.server.id as string;
+      await settled(id, 'ACTIVE');
+      await action(id, { resize: { flavorRef: flavors.big } });
+      await settled(id, 'VERIFY_RESIZE');
+      assert.deepEqual(entries(), [id, `${id}_resize`]);
+      step('delete while the resize waits for confirmation');
+      assert.equal((await cloud.call('DELETE', `/v2.1/servers/${id}`)).status, 204);
+      await until(`server ${id} gone`, async () => (await cloud.call('GET', `/v2.1/servers/${id}`)).status === 404, 120_000);
+      await until('the kept disks removed', async () => entries().length === 0, 60_000);
+      await until('the migration failed', async () => (await migrationOf(id)).status === 'failed', 60_000);
+      assert.deepEqual(readdirSync(join(stateDir, '_base')).filter((n) => n.startsWith(goodImage)), [], 'no base image left pinned');
       await assertComputeConsistent(cloud.db, { quotaInUse: cloud.quotaInUse, projects: [cloud.project.projectId] });
     });
   });

@@ -278,4 +278,35 @@ describe('qemu driver resize', { skip, timeout: 40 * 60_000 }, () => {
     assert.deepEqual(entries(sd), []);
     assert.ok(!existsSync(join(sd, '_base', image.id)));
   });
+  test('a move ended without confirm or revert (cleanup_migration): only a half-made destination goes; the source drops its kept disks and their base', async () => {
+    const src = await newDriver('rhost-s');
+    const dst = await newDriver('rhost-d');
+    const bdi = emptyBlockDeviceInfo();
+    const inst = spec(small);
+    await src.spawn(inst, image, [], bdi, { powerOn: false });
+    const m = migration(inst, 'rhost-s', 'rhost-d', big);
+    const diskInfo = await src.migrateDiskAndPowerOff(inst, m, [], bdi, 0, 0);
+    assert.deepEqual(entries(src.stateDir), [`${inst.uuid}_resize`]);
+
+    step('the destination died half way through finishMigration');
+    mkdirSync(join(dst.stateDir, inst.uuid));
+    writeFileSync(join(dst.stateDir, inst.uuid, 'incoming-resize'), `${m.uuid}\n`);
+    writeFileSync(join(dst.stateDir, inst.uuid, 'disk'), 'partial');
+    await dst.cleanupMigrationDestination(inst, m);
+    assert.deepEqual(entries(dst.stateDir), [], 'the half-made guest is removed');
+
+    step('a complete guest on the destination is left alone');
+    await dst.finishMigration({ ...inst, flavor: big }, m, diskInfo, image, [], bdi, true, false);
+    await dst.cleanupMigrationDestination(inst, m);
+    assert.deepEqual(entries(dst.stateDir), [inst.uuid]);
+
+    step('the source drops what it kept, and the cached base nothing else uses');
+    assert.ok(existsSync(join(src.stateDir, '_base', image.id)), 'the kept disks pin the base');
+    await src.confirmMigration(inst, m);
+    await src.confirmMigration(inst, m);
+    assert.deepEqual(entries(src.stateDir), []);
+    assert.ok(!existsSync(join(src.stateDir, '_base', image.id)));
+    await dst.destroy(inst);
+    assert.deepEqual(entries(dst.stateDir), []);
+  });
 });

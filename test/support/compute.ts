@@ -53,7 +53,7 @@ export interface BusRecorder {
 const COMPUTE_CASTS: (keyof ComputeCasts)[] = [
   'build_and_run_instance', 'reboot_instance', 'stop_instance', 'start_instance', 'pause_instance', 'unpause_instance', 'suspend_instance',
   'resume_instance', 'rebuild_instance', 'terminate_instance', 'snapshot_instance', 'resize_instance', 'finish_resize', 'confirm_resize',
-  'revert_resize', 'finish_revert_resize',
+  'revert_resize', 'finish_revert_resize', 'cleanup_migration',
 ];
 const SCHEDULER_CASTS: (keyof SchedulerCasts)[] = ['build_instances', 'resize_instance'];
 

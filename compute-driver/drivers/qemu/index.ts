@@ -297,6 +297,10 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
     return this.moves.confirmMigration(instance, migration);
   }
 
+  cleanupMigrationDestination(instance: InstanceRef, migration: MigrationInfo): Promise<void> {
+    return this.moves.cleanupDestination(instance, migration);
+  }
+
   finishRevertMigration(instance: InstanceSpec, migration: MigrationInfo, _ni: NetworkInfo, _bdi: BlockDeviceInfo, powerOn: boolean): Promise<void> {
     return this.moves.finishRevertMigration(instance, migration, powerOn);
   }

@@ -17,6 +17,10 @@
  *   removes it, never the kept disks.
  * - confirm removes `<uuid>_resize`; revert renames it back to `<uuid>/`
  *   (removing what a destination on this host may have left) and starts it.
+ * - a move that ended otherwise (in error, or its instance deleted) has the
+ *   conductor ask for the same as confirm on the source
+ *   (scheduler/conductor/move-cleanup.ts), and on the destination for the
+ *   removal of a `<uuid>/` still marked incoming (cleanupDestination).
  *
  * Every step is a rename or works on copies, so an agent that dies midway
  * leaves the kept disks where a re-run or a revert finds them; init skips
@@ -218,6 +222,14 @@ export class Migrations {
     await kept.remove();
     if (record) await host.images.release(record.imageId, (id) => host.imageInUse(id));
     host.log.info({ uuid: instance.uuid, migration: migration.uuid }, 'resize confirmed: the kept disks are removed');
+  }
+
+  /** Removes `<uuid>/` when finishMigration did not complete it (its incoming marker is there); a complete guest stays. */
+  async cleanupDestination(instance: InstanceRef, migration: MigrationInfo): Promise<void> {
+    const dir = this.host.dir(instance.uuid);
+    if (!dir.exists() || !isIncoming(dir)) return;
+    await this.host.forget(dir);
+    this.host.log.info({ uuid: instance.uuid, migration: migration.uuid }, 'removed what an unfinished move half made here');
   }
 
   async finishRevertMigration(instance: InstanceSpec, migration: MigrationInfo, powerOn: boolean): Promise<void> {

@@ -4,7 +4,9 @@ import type { Knex } from 'knex';
  * Nova's migrations: one row per move of an instance (resize, cold
  * migration). It names the source and destination, both flavors, and the
  * status the move is in (pre-migrating → migrating → post-migrating →
- * finished → confirming → confirmed, or reverting → reverted, or error). In
+ * finished → confirming → confirmed, or reverting → reverted, or error,
+ * then failed once its source dropped what it kept: scheduler/conductor/
+ * move-cleanup.ts). In
  * placement the row's uuid is the consumer holding the source host's
  * resources (the old flavor) while the instance claims the new flavor on the
  * destination. old/new vcpus and memory are denormalised for quota usage: a
