@@ -38,7 +38,7 @@ import { buildConfigDrive } from './config-drive.ts';
 import { readConsoleLog, rotateConsoleLog } from './console-log.ts';
 import { consoleSocketOf } from './consoles.ts';
 import { prepareDisks } from './disks.ts';
-import { ImageCache } from './image-cache.ts';
+import { ImageCache, type CachedImage } from './image-cache.ts';
 import { InstanceDir, instanceUuids, MAX_SOCKET_PATH, type LaunchRecord } from './instance-dir.ts';
 import { machineArgs, withAccel, withSerialSocket } from './machine.ts';
 import { Migrations, type MigrationHost } from './migration.ts';
@@ -182,10 +182,7 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
     const dir = this.dir(instance.uuid);
     if (dir.exists()) throw new DriverError(`Instance ${instance.uuid} already exists on ${this.host}.`, { code: 409, reschedule: false, name: 'InstanceExists' });
     await dir.create();
-    let pinned = false;
-    try {
-      const base = await this.images.acquire(image);
-      pinned = true;
+    await this.makeGuest(dir, image, async (base) => {
       // The disks and the config drive at once (each is a process: qemu-img, genisoimage); both settle before a failure is handled.
       const [prepared, drive] = await Promise.allSettled([prepareDisks(dir, instance, image, base, bdi), buildConfigDrive(dir.configDrive, instance, networkInfo, opts)]);
       if (prepared.status === 'rejected') throw prepared.reason;
@@ -196,6 +193,20 @@ export class QemuDriver implements ComputeDriver, GuestHost, MigrationHost {
       await dir.writeLaunch(record);
       if (opts.powerOn ?? true) await this.start(dir, record);
       this.log.info({ uuid: instance.uuid, image: image.id, accel: this.accel.accel }, 'spawned');
+    });
+  }
+
+  /**
+   * Makes a new guest in `dir` (created, empty) on `image`, which stays
+   * pinned in the cache while `make` runs. When make fails, the guest and
+   * its directory go, and the image is released unless another guest uses it.
+   */
+  async makeGuest(dir: InstanceDir, image: ImageMeta, make: (base: CachedImage) => Promise<void>): Promise<void> {
+    let pinned = false;
+    try {
+      const base = await this.images.acquire(image);
+      pinned = true;
+      await make(base);
     } catch (e) {
       await this.forget(dir);
       if (pinned) this.images.unpin(image.id);

@@ -44,7 +44,7 @@ import {
 import { PowerState } from '../../states.ts';
 import type { Accel } from './accel.ts';
 import { buildConfigDrive } from './config-drive.ts';
-import type { ImageCache } from './image-cache.ts';
+import type { CachedImage, ImageCache } from './image-cache.ts';
 import { InstanceDir, keptUuids, RESIZE_SUFFIX, type LaunchRecord } from './instance-dir.ts';
 import { machineArgs, OVMF_VARS, wantsUefi } from './machine.ts';
 import type { GuestMonitor } from './monitor.ts';
@@ -69,6 +69,8 @@ export interface MigrationHost {
   powerOff(instance: InstanceRef, timeoutSec: number, retryIntervalSec: number): Promise<void>;
   /** Stops the guest's process (if any) at once and removes its directory. */
   forget(dir: InstanceDir): Promise<void>;
+  /** Runs `make` with `image` pinned; a failure removes the guest's directory and releases the image. */
+  makeGuest(dir: InstanceDir, image: ImageMeta, make: (base: CachedImage) => Promise<void>): Promise<void>;
   imageInUse(imageId: string): Promise<boolean>;
 }
 
@@ -170,10 +172,7 @@ export class Migrations {
     }
     await dir.create();
     await writeFile(`${dir.path}/${INCOMING_MARKER}`, `${migration.uuid}\n`);
-    let pinned = false;
-    try {
-      const base = await host.images.acquire(image);
-      pinned = true;
+    await host.makeGuest(dir, image, async (base) => {
       const { root_gb } = instance.flavor;
       const { ephemeralGb, swapMb } = extraDisks(instance.flavor, bdi);
       await copyDisk(info.root.path, dir.disk);
@@ -203,15 +202,7 @@ export class Migrations {
       await rm(`${dir.path}/${INCOMING_MARKER}`, { force: true });
       if (powerOn) await host.start(dir, record);
       host.log.info({ uuid: instance.uuid, migration: migration.uuid, source: info.source_host, flavor: instance.flavor.name, powerOn }, 'resize: the guest is made with the new flavor');
-    } catch (e) {
-      await host.forget(dir);
-      if (pinned) host.images.unpin(image.id);
-      pinned = false;
-      await host.images.release(image.id, (id) => host.imageInUse(id)).catch(() => {});
-      throw e;
-    } finally {
-      if (pinned) host.images.unpin(image.id);
-    }
+    });
   }
 
   async confirmMigration(instance: InstanceRef, migration: MigrationInfo): Promise<void> {
